@@ -1,0 +1,76 @@
+"""Settings from the environment and `.env`, and the paths tunescout uses under its data directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives and which API credentials exist.
+
+    Secrets are excluded from ``repr`` so that logging a ``Settings`` never leaks them.
+    """
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    spotify_client_id: str | None = field(default=None, repr=False)
+    spotify_client_secret: str | None = field(default=None, repr=False)
+    lastfm_api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.data_dir / "catalog"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.data_dir / "downloads"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def ratings_db(self) -> Path:
+        return self.data_dir / "ratings.sqlite"
+
+    @property
+    def has_spotify(self) -> bool:
+        return bool(self.spotify_client_id and self.spotify_client_secret)
+
+    @property
+    def has_lastfm(self) -> bool:
+        return bool(self.lastfm_api_key)
+
+
+def load_settings(data_dir: str | Path | None = None, env_file: str | Path = ".env") -> Settings:
+    """Read settings from ``env_file`` (if present) and the environment.
+
+    Args:
+        data_dir: Overrides ``TUNESCOUT_DATA_DIR``; defaults to ``data/``.
+        env_file: A dotenv file; values already in the environment win.
+
+    Returns:
+        The settings, with empty credentials treated as missing.
+    """
+    load_dotenv(env_file, override=False)
+    chosen = data_dir or os.environ.get("TUNESCOUT_DATA_DIR") or DEFAULT_DATA_DIR
+    return Settings(
+        data_dir=Path(chosen),
+        spotify_client_id=os.environ.get("SPOTIFY_CLIENT_ID") or None,
+        spotify_client_secret=os.environ.get("SPOTIFY_CLIENT_SECRET") or None,
+        lastfm_api_key=os.environ.get("LASTFM_API_KEY") or None,
+    )

@@ -1,0 +1,117 @@
+"""Result filters (genres, feature ranges, popularity, era) evaluated as boolean masks over a catalog table."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from tunescout.catalog import AUDIO_FEATURES
+from tunescout.errors import InputError
+
+_LIMITS = {f: (0.0, 1.0) for f in AUDIO_FEATURES} | {"tempo": (0.0, 300.0), "loudness": (-70.0, 10.0)}
+
+
+def _check_range(name: str, bounds: tuple[float, float] | None, limits: tuple[float, float]) -> None:
+    if bounds is None:
+        return
+    lo, hi = bounds
+    if any(not isinstance(v, int | float) or math.isnan(v) for v in (lo, hi)):
+        raise InputError(f"filter {name}: bounds must be numbers, got {bounds!r}")
+    if lo > hi:
+        raise InputError(f"filter {name}: lower bound {lo} is above upper bound {hi}")
+    if hi < limits[0] or lo > limits[1]:
+        raise InputError(f"filter {name}: {lo}..{hi} lies outside the possible range {limits[0]}..{limits[1]}")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What results must satisfy. Every field is optional; an empty ``Filters`` keeps everything.
+
+    Attributes:
+        genres: Keep items tagged with any of these genres (case-insensitive).
+        features: Feature name to an inclusive (low, high) range, e.g. ``{"energy": (0.7, 1.0)}``.
+        popularity: Inclusive 0–100 range (a familiarity control).
+        years: Inclusive release-year range (tracks only).
+        exclude: Catalog ids never to return.
+    """
+
+    genres: tuple[str, ...] = ()
+    features: dict[str, tuple[float, float]] = field(default_factory=dict)
+    popularity: tuple[float, float] | None = None
+    years: tuple[int, int] | None = None
+    exclude: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.features) - set(_LIMITS))
+        if unknown:
+            raise InputError(f"filter on unknown features {unknown}; known: {list(_LIMITS)}")
+        for name, bounds in self.features.items():
+            _check_range(name, bounds, _LIMITS[name])
+        _check_range("popularity", self.popularity, (0.0, 100.0))
+        _check_range("years", self.years, (1800, 2100))
+        object.__setattr__(self, "genres", tuple(g.casefold().strip() for g in self.genres if g.strip()))
+        object.__setattr__(self, "exclude", frozenset(self.exclude))
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.genres or self.features or self.popularity or self.years or self.exclude)
+
+
+class FilterTable:
+    """Column arrays of one catalog table, prepared so a :class:`Filters` mask costs microseconds per row.
+
+    Genres become a sparse item×genre matrix, so "any of these genres" is one sparse column sum.
+    """
+
+    def __init__(self, frame: pd.DataFrame, id_column: str) -> None:
+        self.ids = frame[id_column].to_numpy(dtype=str)
+        self.numeric = {
+            c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            for c in [*AUDIO_FEATURES, "popularity", "release_year"]
+            if c in frame.columns
+        }
+        genres = frame["genres"].map(lambda g: [x.casefold() for x in g] if g is not None else [])
+        vocab = sorted({g for gs in genres for g in gs})
+        self.genre_index = {g: i for i, g in enumerate(vocab)}
+        rows = np.repeat(np.arange(len(frame)), genres.map(len).to_numpy())
+        cols = [self.genre_index[g] for gs in genres for g in gs]
+        self.genre_matrix = sparse.csc_matrix(
+            (np.ones(len(cols), dtype=np.int8), (rows, cols)), shape=(len(frame), len(vocab))
+        )
+        self._row = pd.Index(self.ids)
+
+    def _between(self, column: str, bounds: tuple[float, float]) -> np.ndarray:
+        values = self.numeric.get(column)
+        if values is None:
+            return np.zeros(len(self.ids), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            return (values >= bounds[0]) & (values <= bounds[1])
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Rows that pass ``filters``, or ``None`` when nothing is filtered."""
+        if filters is None or filters.is_empty:
+            return None
+        keep = np.ones(len(self.ids), dtype=bool)
+        if filters.genres:
+            cols = [self.genre_index[g] for g in filters.genres if g in self.genre_index]
+            hit = np.asarray(self.genre_matrix[:, cols].sum(axis=1)).ravel() > 0 if cols else False
+            keep &= hit
+        for name, bounds in filters.features.items():
+            keep &= self._between(name, bounds)
+        if filters.popularity is not None:
+            keep &= self._between("popularity", filters.popularity)
+        if filters.years is not None:
+            keep &= self._between("release_year", filters.years)
+        if filters.exclude:
+            rows = self._row.get_indexer(list(filters.exclude))
+            keep[rows[rows >= 0]] = False
+        return keep
+
+    @property
+    def genres(self) -> list[str]:
+        """Every genre in the table, sorted."""
+        return list(self.genre_index)

@@ -1,0 +1,1 @@
+"""The three indexes (content, collaborative, semantic) behind one contract, and their artifacts."""
