@@ -7,6 +7,8 @@ audio features (tempo in BPM, loudness in dB).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from tunescout.catalog import AUDIO_FEATURES
@@ -49,11 +51,16 @@ _ALIASES = {
     "chill": "lo-fi", "lofi": "lo-fi", "new age": "ambient", "drone": "ambient",
     "acoustic": "folk", "americana": "country", "bluegrass": "country", "ska": "reggae",
     "dub": "reggae", "score": "soundtrack", "film": "soundtrack", "singer": "singer-songwriter",
+    "big beat": "electronic", "breakbeat": "electronic", "rave": "edm", "trip-hop": "electronic",
+    "trip hop": "electronic", "downtempo": "electronic", "synth": "electronic", "new wave": "rock",
+    "easy listening": "jazz", "adult standards": "jazz", "lounge": "jazz", "dancehall": "reggae",
+    "r&b": "r&b", "rnb": "r&b", "grime": "rap", "drill": "rap", "gothic": "rock", "shoegaze": "indie",
 }
 
 BROAD_GENRES = tuple(_MEANS)
 
 
+@functools.lru_cache(maxsize=65536)
 def broad_genre(genre: str) -> str | None:
     """Map a fine genre ("album rock", "dance pop", "tropical house") onto a broad one, if any."""
     g = genre.casefold().strip()

@@ -1,0 +1,30 @@
+"""Local HTTP servers on 127.0.0.1 that speak the shapes of the real APIs, for fault-injection tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@contextmanager
+def serve(handler: type[BaseHTTPRequestHandler], **state: object) -> Iterator[ThreadingHTTPServer]:
+    """Run ``handler`` on an ephemeral 127.0.0.1 port in a thread for the duration of the block.
+
+    Keyword arguments become attributes of the server, so handlers read shared state and fault
+    plans as ``self.server.<name>``. The server's base URL is ``server.url``.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    for name, value in state.items():
+        setattr(server, name, value)
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
