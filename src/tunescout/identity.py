@@ -46,7 +46,8 @@ def normalize_name(name: str) -> str:
     """
     text = _strip_accents(unicodedata.normalize("NFKC", str(name)).casefold()).strip()
     text = re.sub(r"\s*[&+]\s*", " and ", text)
-    text = _TRAILING_THE.sub("", _LEADING_THE.sub("", text))
+    if text not in ("the the",):  # a band named "The The" keeps its article
+        text = _TRAILING_THE.sub("", _LEADING_THE.sub("", text))
     key = " ".join(re.sub(r"[^\w\s]|_", " ", text).split())
     return key or " ".join(str(name).casefold().split())
 
@@ -164,7 +165,8 @@ def resolve(records: pd.DataFrame) -> pd.DataFrame:
     recs = records.reset_index(drop=True)
     prio = recs["source"].map({s: i for i, s in enumerate(SOURCE_PRIORITY)}).fillna(len(SOURCE_PRIORITY))
     size = recs["popularity"].fillna(0).astype(float) + recs["listeners"].fillna(0).astype(float).pow(0.25)
-    order = pd.DataFrame({"prio": prio, "size": -size}).sort_values(["prio", "size"], kind="stable").index
+    ranking = pd.DataFrame({"prio": prio, "size": -size, "id": recs["source_id"].astype(str)})
+    order = ranking.sort_values(["prio", "size", "id"], kind="stable").index
     recs = recs.loc[order].reset_index(drop=True)
     names = recs["name"].astype(str).tolist()
     keys = [normalize_name(n) for n in names]
