@@ -14,10 +14,15 @@ from tunescout.config import load_settings
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split(":")[0])
-    p.add_argument("--data-dir", type=Path, help="where data lives (default: $TUNESCOUT_DATA_DIR or data/)")
-    p.add_argument("--sources", nargs="*",
-                   help="raw sources to build from (default: the latest snapshot of every real source, "
-                        "or synthetic when nothing else was collected)")
+    p.add_argument(
+        "--data-dir", type=Path, help="where data lives (default: $TUNESCOUT_DATA_DIR or data/)"
+    )
+    p.add_argument(
+        "--sources",
+        nargs="*",
+        help="raw sources to build from (default: the latest snapshot of every real source, "
+        "or synthetic when nothing else was collected)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args()
 

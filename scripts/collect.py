@@ -12,14 +12,22 @@ from tunescout.config import load_settings
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split(":")[0])
-    p.add_argument("--source", choices=SOURCES, default="auto",
-                   help="auto tries the APIs (with credentials), public downloads, files under the "
-                        "data dir, then synthetic data (default: auto)")
-    p.add_argument("--data-dir", type=Path, help="where data lives (default: $TUNESCOUT_DATA_DIR or data/)")
+    p.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="auto",
+        help="auto tries the APIs (with credentials), public downloads, files under the "
+        "data dir, then synthetic data (default: auto)",
+    )
+    p.add_argument(
+        "--data-dir", type=Path, help="where data lives (default: $TUNESCOUT_DATA_DIR or data/)"
+    )
     files = p.add_argument_group("files (--source files)")
     files.add_argument("--spotify-csv", type=Path, help="TidyTuesday spotify_songs.csv")
     files.add_argument("--lastfm-dir", type=Path, help="HetRec 2011 Last.fm 2K folder")
-    files.add_argument("--kaggle-csv", type=Path, help="Kaggle 'Spotify Tracks Dataset' dataset.csv")
+    files.add_argument(
+        "--kaggle-csv", type=Path, help="Kaggle 'Spotify Tracks Dataset' dataset.csv"
+    )
     files.add_argument("--artists-csv", type=Path, help="Spotify 1921-2020 data_w_genres.csv")
     syn = p.add_argument_group("synthetic (--source synthetic)")
     syn.add_argument("--tracks", type=int, default=20_000, help="number of tracks (default: 20000)")
@@ -45,15 +53,31 @@ def main() -> None:
     setup_logging(args.verbose)
     settings = load_settings(args.data_dir)
     opts = Options(
-        file_paths=_given({"tidytuesday": args.spotify_csv, "hetrec": args.lastfm_dir,
-                           "kaggle": args.kaggle_csv, "spotify1921": args.artists_csv}),
+        file_paths=_given(
+            {
+                "tidytuesday": args.spotify_csv,
+                "hetrec": args.lastfm_dir,
+                "kaggle": args.kaggle_csv,
+                "spotify1921": args.artists_csv,
+            }
+        ),
         synthetic_tracks=args.tracks,
         synthetic_users=args.users,
         seed=args.seed,
-        spotify=_given({"genres": args.genres, "playlists": args.playlists,
-                        "max_per_query": args.max_per_query}),
-        lastfm=_given({"mood_tags": args.mood_tags, "seed_users": args.seed_users,
-                       "max_users": args.max_users}),
+        spotify=_given(
+            {
+                "genres": args.genres,
+                "playlists": args.playlists,
+                "max_per_query": args.max_per_query,
+            }
+        ),
+        lastfm=_given(
+            {
+                "mood_tags": args.mood_tags,
+                "seed_users": args.seed_users,
+                "max_users": args.max_users,
+            }
+        ),
     )
     outcome = collect(settings, args.source, opts)
     print(outcome.message)

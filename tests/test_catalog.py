@@ -12,20 +12,38 @@ from tunescout.errors import CatalogError, DataMissingError
 
 def track(track_id: str = "t1", artist_id: str = "a1", **overrides: object) -> dict:
     row = {
-        "track_id": track_id, "name": "Song", "artist_id": artist_id, "artist_name": "Artist",
-        "album": "Album", "release_year": 1999, "popularity": 50.0, "duration_ms": 200_000,
-        "genres": ["rock"], **{f: 0.5 for f in catalog.UNIT_FEATURES}, "tempo": 120.0,
-        "loudness": -7.0, "key": 5, "mode": 1, "features_source": "measured", "source": "test",
+        "track_id": track_id,
+        "name": "Song",
+        "artist_id": artist_id,
+        "artist_name": "Artist",
+        "album": "Album",
+        "release_year": 1999,
+        "popularity": 50.0,
+        "duration_ms": 200_000,
+        "genres": ["rock"],
+        **{f: 0.5 for f in catalog.UNIT_FEATURES},
+        "tempo": 120.0,
+        "loudness": -7.0,
+        "key": 5,
+        "mode": 1,
+        "features_source": "measured",
+        "source": "test",
     }
     return row | overrides
 
 
 def artist(artist_id: str = "a1", **overrides: object) -> dict:
     row = {
-        "artist_id": artist_id, "name": "Artist", "genres": ["rock"],
-        "tags": [{"tag": "rock", "weight": 3.0}], "popularity": 40.0, "listeners": 10,
-        **{f: 0.5 for f in catalog.AUDIO_FEATURES}, "features_source": "measured",
-        "track_count": 1, "source": "test",
+        "artist_id": artist_id,
+        "name": "Artist",
+        "genres": ["rock"],
+        "tags": [{"tag": "rock", "weight": 3.0}],
+        "popularity": 40.0,
+        "listeners": 10,
+        **{f: 0.5 for f in catalog.AUDIO_FEATURES},
+        "features_source": "measured",
+        "track_count": 1,
+        "source": "test",
     }
     return row | overrides
 
@@ -34,12 +52,36 @@ def tiny_catalog() -> Catalog:
     return Catalog(
         tracks=catalog.validate("tracks", pd.DataFrame([track()])),
         artists=catalog.validate("artists", pd.DataFrame([artist()])),
-        artist_map=catalog.validate("artist_map", pd.DataFrame([{
-            "source": "test", "source_id": "1", "source_name": "Artist", "artist_id": "a1",
-            "method": "canonical", "confidence": 1.0}])),
-        interactions=catalog.validate("interactions", pd.DataFrame([{
-            "user_id": "test:1", "artist_id": "a1", "track_id": "t1", "weight": 3.0,
-            "timestamp": pd.Timestamp("2024-01-01", tz="UTC"), "source": "test"}])),
+        artist_map=catalog.validate(
+            "artist_map",
+            pd.DataFrame(
+                [
+                    {
+                        "source": "test",
+                        "source_id": "1",
+                        "source_name": "Artist",
+                        "artist_id": "a1",
+                        "method": "canonical",
+                        "confidence": 1.0,
+                    }
+                ]
+            ),
+        ),
+        interactions=catalog.validate(
+            "interactions",
+            pd.DataFrame(
+                [
+                    {
+                        "user_id": "test:1",
+                        "artist_id": "a1",
+                        "track_id": "t1",
+                        "weight": 3.0,
+                        "timestamp": pd.Timestamp("2024-01-01", tz="UTC"),
+                        "source": "test",
+                    }
+                ]
+            ),
+        ),
     )
 
 
@@ -53,7 +95,10 @@ def test_valid_rows_keep_their_types() -> None:
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([track(popularity=140.0), track("t2", popularity=-1.0)], "tracks.popularity: 2 rows outside"),
+        (
+            [track(popularity=140.0), track("t2", popularity=-1.0)],
+            "tracks.popularity: 2 rows outside",
+        ),
         ([track(energy=1.5)], "tracks.energy: 1 rows outside"),
         ([track(artist_id=None)], "tracks.artist_id: 1 rows are null"),
         ([track(), track()], "tracks.track_id: 1 rows repeat a key"),
@@ -85,8 +130,12 @@ def test_round_trip_and_manifest(tmp_path) -> None:
 def test_a_failed_write_keeps_the_previous_catalog(tmp_path) -> None:
     cat = tiny_catalog()
     catalog.write_catalog(cat, tmp_path / "catalog")
-    broken = Catalog(**(cat.tables() | {"tracks": catalog.validate(
-        "tracks", pd.DataFrame([track(artist_id="nobody")]))}))
+    broken = Catalog(
+        **(
+            cat.tables()
+            | {"tracks": catalog.validate("tracks", pd.DataFrame([track(artist_id="nobody")]))}
+        )
+    )
     with pytest.raises(CatalogError, match="tracks.artist_id: 1 rows name an artist missing"):
         catalog.write_catalog(broken, tmp_path / "catalog")
     assert catalog.read_catalog(tmp_path / "catalog").tracks["artist_id"].tolist() == ["a1"]

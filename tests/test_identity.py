@@ -53,7 +53,9 @@ def test_normalisation_is_idempotent_and_total(name: str) -> None:
     key = identity.normalize_name(name)
     assert isinstance(key, str)
     if key.strip():
-        assert identity.normalize_name(key) == key or identity.normalize_name(key) == identity.normalize_name(name)
+        assert identity.normalize_name(key) == key or identity.normalize_name(
+            key
+        ) == identity.normalize_name(name)
 
 
 @given(st.text(min_size=1, max_size=30))
@@ -65,8 +67,13 @@ def test_case_and_the_never_change_the_key(name: str) -> None:
 
 def rec(source: str, source_id: str, name: str, genres=(), tags=(), popularity=None) -> dict:
     return {
-        "source": source, "source_id": source_id, "name": name, "genres": list(genres),
-        "tags": [{"tag": t, "weight": 1.0} for t in tags], "popularity": popularity, "listeners": None,
+        "source": source,
+        "source_id": source_id,
+        "name": name,
+        "genres": list(genres),
+        "tags": [{"tag": t, "weight": 1.0} for t in tags],
+        "popularity": popularity,
+        "listeners": None,
     }
 
 
@@ -75,19 +82,25 @@ def resolved(*records: dict) -> pd.DataFrame:
 
 
 def test_one_candidate_per_source_merges_on_name() -> None:
-    m = resolved(rec("tidytuesday", "Radiohead", "Radiohead", ["rock"]), rec("hetrec", "1", "radiohead"))
+    m = resolved(
+        rec("tidytuesday", "Radiohead", "Radiohead", ["rock"]), rec("hetrec", "1", "radiohead")
+    )
     assert m.loc[("tidytuesday", "Radiohead"), "artist_id"] == m.loc[("hetrec", "1"), "artist_id"]
     assert m.loc[("hetrec", "1"), "method"] == "exact"
     assert m.loc[("tidytuesday", "Radiohead"), "method"] == "canonical"
 
 
 def test_case_variants_inside_one_source_merge() -> None:
-    m = resolved(rec("hetrec", "1", "Король И Шут", tags=["punk"]), rec("hetrec", "2", "Король и Шут"))
+    m = resolved(
+        rec("hetrec", "1", "Король И Шут", tags=["punk"]), rec("hetrec", "2", "Король и Шут")
+    )
     assert m["artist_id"].nunique() == 1
 
 
 def test_same_source_variants_need_evidence() -> None:
-    m = resolved(rec("hetrec", "1", "Beyoncé", tags=["rnb"]), rec("hetrec", "2", "Beyonce", tags=["metal"]))
+    m = resolved(
+        rec("hetrec", "1", "Beyoncé", tags=["rnb"]), rec("hetrec", "2", "Beyonce", tags=["metal"])
+    )
     assert m["artist_id"].nunique() == 2
 
 
@@ -110,7 +123,13 @@ def test_playlist_genres_do_not_veto_a_merge() -> None:
 def test_ambiguous_names_join_the_candidate_with_shared_genres() -> None:
     m = resolved(
         rec("spotify1921", "Nirvana-1", "Nirvana", ["grunge", "alternative rock"], popularity=80),
-        rec("spotify1921", "Nirvana-2", "Nirvana", ["british psychedelia", "sunshine pop"], popularity=20),
+        rec(
+            "spotify1921",
+            "Nirvana-2",
+            "Nirvana",
+            ["british psychedelia", "sunshine pop"],
+            popularity=20,
+        ),
         rec("hetrec", "7", "Nirvana", tags=["grunge", "rock", "90s"]),
     )
     assert m.loc[("hetrec", "7"), "artist_id"] == m.loc[("spotify1921", "Nirvana-1"), "artist_id"]
@@ -124,7 +143,9 @@ def test_loose_and_featured_matches() -> None:
         rec("tidytuesday", "Eminem", "Eminem", ["rap"]),
         rec("hetrec", "2", "Eminem feat. Rihanna"),
     )
-    assert m.loc[("hetrec", "1"), "artist_id"] == m.loc[("tidytuesday", "Guns N' Roses"), "artist_id"]
+    assert (
+        m.loc[("hetrec", "1"), "artist_id"] == m.loc[("tidytuesday", "Guns N' Roses"), "artist_id"]
+    )
     assert m.loc[("hetrec", "2"), "artist_id"] == m.loc[("tidytuesday", "Eminem"), "artist_id"]
     assert m.loc[("hetrec", "2"), "method"] == "featured"
     assert m.loc[("hetrec", "2"), "confidence"] < m.loc[("hetrec", "1"), "confidence"] < 1.0
@@ -136,4 +157,8 @@ def test_every_record_appears_once_with_a_stable_id() -> None:
     again = identity.resolve(pd.DataFrame(records[::-1]))
     assert len(first) == 20 and not first.duplicated(["source", "source_id"]).any()
     key = ["source", "source_id"]
-    assert first.set_index(key)["artist_id"].sort_index().equals(again.set_index(key)["artist_id"].sort_index())
+    assert (
+        first.set_index(key)["artist_id"]
+        .sort_index()
+        .equals(again.set_index(key)["artist_id"].sort_index())
+    )

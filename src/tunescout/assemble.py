@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from tunescout import catalog, identity, raw
@@ -95,7 +94,9 @@ def _artists(members: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=reps.index)
     out["name"] = reps["name"]
     empty_list = pd.Series([[]] * len(out), index=out.index, dtype=object)
-    out["genres"] = _merge_lists(members, "genres", MAX_GENRES).reindex(out.index).fillna(empty_list)
+    out["genres"] = (
+        _merge_lists(members, "genres", MAX_GENRES).reindex(out.index).fillna(empty_list)
+    )
     out["tags"] = _merge_tags(members).reindex(out.index).fillna(empty_list)
     out["popularity"] = grouped["popularity"].max()
     out["listeners"] = grouped["listeners"].max()
@@ -107,7 +108,9 @@ def _artists(members: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
         out[f] = track_means[f].reindex(out.index).where(has_tracks, own[f].reindex(out.index))
     fs_tracks = by_tracks["features_source"].agg(lambda s: s.mode().iat[0])
     fs_own = grouped["features_source"].first()
-    out["features_source"] = fs_tracks.reindex(out.index).where(has_tracks, fs_own.reindex(out.index))
+    out["features_source"] = fs_tracks.reindex(out.index).where(
+        has_tracks, fs_own.reindex(out.index)
+    )
     out.loc[out["energy"].isna(), "features_source"] = None
     out["track_count"] = by_tracks.size().reindex(out.index).fillna(0).astype("int32")
     out["source"] = grouped["source"].agg(lambda s: "+".join(sorted(set(s))))
@@ -150,12 +153,16 @@ def assemble(bundles: list[raw.RawBundle]) -> Catalog:
     bundles = sorted(bundles, key=lambda b: order.get(b.source, len(order)))
     records = _records(bundles)
     artist_map = identity.resolve(records)
-    members = records.merge(artist_map[["source", "source_id", "artist_id", "method"]], on=["source", "source_id"])
+    members = records.merge(
+        artist_map[["source", "source_id", "artist_id", "method"]], on=["source", "source_id"]
+    )
     members = members.sort_values(
         "source", key=lambda s: s.map(order).fillna(len(order)), kind="stable"
     )
     track_frames = [
-        b.tracks.assign(artist_id=_canonical(b.tracks, b.source, artist_map)) for b in bundles if len(b.tracks)
+        b.tracks.assign(artist_id=_canonical(b.tracks, b.source, artist_map))
+        for b in bundles
+        if len(b.tracks)
     ]
     tracks = (
         pd.concat(track_frames, ignore_index=True).drop_duplicates("track_id")

@@ -179,7 +179,11 @@ def to_arrow(table: str, df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
 
 
-_NULLABLE_INTS = {pa.int8(): pd.Int8Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype()}
+_NULLABLE_INTS = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+}
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -290,7 +294,9 @@ def read_manifest(directory: Path) -> dict:
 def read_catalog(directory: Path) -> Catalog:
     """Read a catalog written by :func:`write_catalog`."""
     read_manifest(directory)
-    frames = {name: to_pandas(pq.read_table(Path(directory) / f"{name}.parquet")) for name in TABLES}
+    frames = {
+        name: to_pandas(pq.read_table(Path(directory) / f"{name}.parquet")) for name in TABLES
+    }
     return Catalog(**frames)
 
 

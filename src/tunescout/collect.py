@@ -80,7 +80,14 @@ def _files(settings: Settings, opts: Options) -> list[RawBundle]:
 def _synthetic(settings: Settings, opts: Options) -> list[RawBundle]:
     from tunescout.sources.synthetic import generate
 
-    return [generate(n_tracks=opts.synthetic_tracks, n_users=opts.synthetic_users, seed=opts.seed, progress=True)]
+    return [
+        generate(
+            n_tracks=opts.synthetic_tracks,
+            n_users=opts.synthetic_users,
+            seed=opts.seed,
+            progress=True,
+        )
+    ]
 
 
 _COLLECTORS = {

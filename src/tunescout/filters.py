@@ -12,10 +12,15 @@ from scipy import sparse
 from tunescout.catalog import AUDIO_FEATURES
 from tunescout.errors import InputError
 
-_LIMITS = {f: (0.0, 1.0) for f in AUDIO_FEATURES} | {"tempo": (0.0, 300.0), "loudness": (-70.0, 10.0)}
+_LIMITS = {f: (0.0, 1.0) for f in AUDIO_FEATURES} | {
+    "tempo": (0.0, 300.0),
+    "loudness": (-70.0, 10.0),
+}
 
 
-def _check_range(name: str, bounds: tuple[float, float] | None, limits: tuple[float, float]) -> None:
+def _check_range(
+    name: str, bounds: tuple[float, float] | None, limits: tuple[float, float]
+) -> None:
     if bounds is None:
         return
     lo, hi = bounds
@@ -24,7 +29,9 @@ def _check_range(name: str, bounds: tuple[float, float] | None, limits: tuple[fl
     if lo > hi:
         raise InputError(f"filter {name}: lower bound {lo} is above upper bound {hi}")
     if hi < limits[0] or lo > limits[1]:
-        raise InputError(f"filter {name}: {lo}..{hi} lies outside the possible range {limits[0]}..{limits[1]}")
+        raise InputError(
+            f"filter {name}: {lo}..{hi} lies outside the possible range {limits[0]}..{limits[1]}"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,9 @@ class Filters:
             _check_range(name, bounds, _LIMITS[name])
         _check_range("popularity", self.popularity, (0.0, 100.0))
         _check_range("years", self.years, (1800, 2100))
-        object.__setattr__(self, "genres", tuple(g.casefold().strip() for g in self.genres if g.strip()))
+        object.__setattr__(
+            self, "genres", tuple(g.casefold().strip() for g in self.genres if g.strip())
+        )
         object.__setattr__(self, "exclude", frozenset(self.exclude))
 
     @property

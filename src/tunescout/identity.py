@@ -21,7 +21,15 @@ from tunescout.catalog import as_list
 from tunescout.sources.priors import BROAD_GENRES, broad_genre
 
 # Sources whose record names the canonical artist when several sources know it.
-SOURCE_PRIORITY = ("spotify", "tidytuesday", "kaggle", "spotify1921", "lastfm", "hetrec", "synthetic")
+SOURCE_PRIORITY = (
+    "spotify",
+    "tidytuesday",
+    "kaggle",
+    "spotify1921",
+    "lastfm",
+    "hetrec",
+    "synthetic",
+)
 # Their genres are playlist labels, not facts about the artist: they rank candidates but veto nothing.
 WEAK_GENRE_SOURCES = frozenset({"tidytuesday", "kaggle"})
 _CONFIDENCE = {"exact": 0.9, "normalized": 0.85, "loose": 0.75, "featured": 0.6}
@@ -70,7 +78,9 @@ def split_featured(name: str) -> tuple[str, list[str]]:
     return parts[0].strip(), featured
 
 
-_GENERIC_WORDS = frozenset({"music", "and", "the", "of", "n", "s", "seen", "live", "favorite", "favourite"})
+_GENERIC_WORDS = frozenset(
+    {"music", "and", "the", "of", "n", "s", "seen", "live", "favorite", "favourite"}
+)
 
 
 def evidence(genres: object, tags: object, top_tags: int = 8) -> frozenset[str]:
@@ -140,9 +150,7 @@ def _merge_group(clusters: list[_Cluster], method_of) -> list[_Cluster]:
     merged: list[_Cluster] = []
     for rec in clusters:
         scored = [
-            (s, c)
-            for c in merged
-            if (s := _fits(c, rec, method_of(c, rec), ambiguous)) is not None
+            (s, c) for c in merged if (s := _fits(c, rec, method_of(c, rec), ambiguous)) is not None
         ]
         if not scored:
             merged.append(rec)
@@ -163,8 +171,14 @@ def resolve(records: pd.DataFrame) -> pd.DataFrame:
         ``artist_map`` rows: source, source_id, source_name, artist_id, method, confidence.
     """
     recs = records.reset_index(drop=True)
-    prio = recs["source"].map({s: i for i, s in enumerate(SOURCE_PRIORITY)}).fillna(len(SOURCE_PRIORITY))
-    size = recs["popularity"].fillna(0).astype(float) + recs["listeners"].fillna(0).astype(float).pow(0.25)
+    prio = (
+        recs["source"]
+        .map({s: i for i, s in enumerate(SOURCE_PRIORITY)})
+        .fillna(len(SOURCE_PRIORITY))
+    )
+    size = recs["popularity"].fillna(0).astype(float) + recs["listeners"].fillna(0).astype(
+        float
+    ).pow(0.25)
     ranking = pd.DataFrame({"prio": prio, "size": -size, "id": recs["source_id"].astype(str)})
     order = ranking.sort_values(["prio", "size", "id"], kind="stable").index
     recs = recs.loc[order].reset_index(drop=True)

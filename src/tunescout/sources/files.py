@@ -56,9 +56,13 @@ def _artists_from_tracks(tracks: pd.DataFrame, source: str) -> pd.DataFrame:
     """One row per artist of ``tracks``: genres by frequency, peak popularity, mean features."""
     exploded = tracks[["artist_id", "genres"]].explode("genres").dropna()
     genres = (
-        exploded.groupby(["artist_id", "genres"]).size().rename("n").reset_index()
+        exploded.groupby(["artist_id", "genres"])
+        .size()
+        .rename("n")
+        .reset_index()
         .sort_values(["artist_id", "n"], ascending=[True, False])
-        .groupby("artist_id")["genres"].agg(list)
+        .groupby("artist_id")["genres"]
+        .agg(list)
     )
     grouped = tracks.groupby("artist_id")
     artists = grouped[AUDIO_FEATURES].mean()
@@ -66,7 +70,9 @@ def _artists_from_tracks(tracks: pd.DataFrame, source: str) -> pd.DataFrame:
     artists["popularity"] = grouped["popularity"].max()
     artists["track_count"] = grouped.size()
     artists = artists.reset_index()
-    artists["genres"] = artists["artist_id"].map(genres).map(lambda g: g if isinstance(g, list) else [])
+    artists["genres"] = (
+        artists["artist_id"].map(genres).map(lambda g: g if isinstance(g, list) else [])
+    )
     artists["tags"] = [[] for _ in range(len(artists))]
     artists["listeners"] = pd.NA
     artists["features_source"] = tracks.groupby("artist_id")["features_source"].first().values
@@ -80,22 +86,27 @@ def read_tidytuesday(csv_path: Path) -> RawBundle:
     A track's genres are the union of its playlists' genre and sub-genre labels.
     """
     raw = _read_csv(
-        csv_path, ["track_id", "track_artist", "playlist_genre", "playlist_subgenre", *AUDIO_FEATURES]
+        csv_path,
+        ["track_id", "track_artist", "playlist_genre", "playlist_subgenre", *AUDIO_FEATURES],
     )
     notes = []
     raw = raw.dropna(subset=["track_id"])
     unnamed = raw["track_artist"].isna()
     if unnamed.any():
         # Real tracks with measured features but no credits: keep them, labelled plainly.
-        notes.append(f"tidytuesday: {int(unnamed.sum())} rows without artist kept as {UNKNOWN_ARTIST!r}")
+        notes.append(
+            f"tidytuesday: {int(unnamed.sum())} rows without artist kept as {UNKNOWN_ARTIST!r}"
+        )
         raw = raw.assign(
             track_artist=raw["track_artist"].fillna(UNKNOWN_ARTIST),
             track_name=raw["track_name"].fillna("Untitled"),
         )
     genres = (
         raw.melt(id_vars="track_id", value_vars=["playlist_genre", "playlist_subgenre"])
-        .dropna().drop_duplicates(["track_id", "value"])
-        .groupby("track_id", sort=False)["value"].agg(list)
+        .dropna()
+        .drop_duplicates(["track_id", "value"])
+        .groupby("track_id", sort=False)["value"]
+        .agg(list)
     )
     first = raw.drop_duplicates("track_id").copy()
     tracks = pd.DataFrame(
@@ -117,8 +128,11 @@ def read_tidytuesday(csv_path: Path) -> RawBundle:
     tracks = catalog.validate("tracks", tracks)
     notes.append(f"tidytuesday: {len(raw)} playlist rows → {len(tracks)} unique tracks")
     return RawBundle(
-        "tidytuesday", tracks=tracks, artists=_artists_from_tracks(tracks, "tidytuesday"),
-        params={"path": str(csv_path)}, notes=notes,
+        "tidytuesday",
+        tracks=tracks,
+        artists=_artists_from_tracks(tracks, "tidytuesday"),
+        params={"path": str(csv_path)},
+        notes=notes,
     )
 
 
@@ -126,9 +140,11 @@ def read_kaggle_tracks(csv_path: Path) -> RawBundle:
     """Kaggle "Spotify Tracks Dataset" (114k rows, ``track_genre``; ``artists`` joined by ``;``)."""
     raw = _read_csv(csv_path, ["track_id", "artists", "track_genre", *AUDIO_FEATURES])
     raw = raw.dropna(subset=["track_id", "artists"])
-    genres = raw.drop_duplicates(["track_id", "track_genre"]).groupby("track_id", sort=False)[
-        "track_genre"
-    ].agg(list)
+    genres = (
+        raw.drop_duplicates(["track_id", "track_genre"])
+        .groupby("track_id", sort=False)["track_genre"]
+        .agg(list)
+    )
     first = raw.drop_duplicates("track_id")
     primary = first["artists"].str.split(";").str[0].str.strip()
     tracks = pd.DataFrame(
@@ -149,8 +165,11 @@ def read_kaggle_tracks(csv_path: Path) -> RawBundle:
     )
     tracks = catalog.validate("tracks", tracks)
     return RawBundle(
-        "kaggle", tracks=tracks, artists=_artists_from_tracks(tracks, "kaggle"),
-        params={"path": str(csv_path)}, notes=[f"kaggle: {len(raw)} rows → {len(tracks)} tracks"],
+        "kaggle",
+        tracks=tracks,
+        artists=_artists_from_tracks(tracks, "kaggle"),
+        params={"path": str(csv_path)},
+        notes=[f"kaggle: {len(raw)} rows → {len(tracks)} tracks"],
     )
 
 
@@ -184,7 +203,9 @@ def read_artist_profiles(csv_path: Path) -> RawBundle:
     )
     artists = catalog.validate("artists", artists)
     return RawBundle(
-        "spotify1921", artists=artists, params={"path": str(csv_path)},
+        "spotify1921",
+        artists=artists,
+        params={"path": str(csv_path)},
         notes=[f"spotify1921: {len(artists)} artist profiles"],
     )
 
@@ -196,12 +217,17 @@ def _hetrec_tags(directory: Path, known: set[str]) -> tuple[pd.Series, int]:
     unknown = int((~tagged["artistID"].isin(known)).sum())
     tagged = tagged[tagged["artistID"].isin(known)]
     counts = (
-        tagged.merge(tags, on="tagID").groupby(["artistID", "tagValue"]).size().rename("weight")
-        .reset_index().sort_values(["artistID", "weight"], ascending=[True, False])
+        tagged.merge(tags, on="tagID")
+        .groupby(["artistID", "tagValue"])
+        .size()
+        .rename("weight")
+        .reset_index()
+        .sort_values(["artistID", "weight"], ascending=[True, False])
     )
     counts = counts.groupby("artistID").head(TOP_TAGS)
     records = [
-        {"tag": t, "weight": float(w)} for t, w in zip(counts["tagValue"], counts["weight"], strict=True)
+        {"tag": t, "weight": float(w)}
+        for t, w in zip(counts["tagValue"], counts["weight"], strict=True)
     ]
     counts = counts.assign(record=records)
     return counts.groupby("artistID", sort=False)["record"].agg(list), unknown
@@ -218,7 +244,9 @@ def read_hetrec(directory: Path) -> RawBundle:
     names = pd.read_csv(
         directory / "artists.dat", sep="\t", quoting=csv.QUOTE_NONE, dtype=str, encoding="utf-8"
     )
-    plays = pd.read_csv(directory / "user_artists.dat", sep="\t", dtype={"userID": str, "artistID": str})
+    plays = pd.read_csv(
+        directory / "user_artists.dat", sep="\t", dtype={"userID": str, "artistID": str}
+    )
     tags, unknown = _hetrec_tags(directory, set(names["id"]))
     listeners = plays.groupby("artistID")["userID"].nunique()
     artists = pd.DataFrame(
