@@ -120,7 +120,7 @@ def arrow_schema(table: str) -> pa.Schema:
 
 def empty(table: str) -> pd.DataFrame:
     """An empty frame with the columns of ``table``."""
-    return arrow_schema(table).empty_table().to_pandas()
+    return to_pandas(arrow_schema(table).empty_table())
 
 
 def _check_column(table: str, col: Column, values: pd.Series) -> list[str]:
