@@ -8,6 +8,7 @@ audio features (tempo in BPM, loudness in dB).
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 
@@ -81,6 +82,14 @@ _ALIASES = {
     "score": "soundtrack",
     "film": "soundtrack",
     "singer": "singer-songwriter",
+    "electronica": "electronic",
+    "indietronica": "indie",
+    "orchestral": "classical",
+    "chillhop": "lo-fi",
+    "lofi hip hop": "lo-fi",
+    "metalcore": "metal",
+    "deathcore": "metal",
+    "chillout": "lo-fi",
     "big beat": "electronic",
     "breakbeat": "electronic",
     "rave": "edm",
@@ -104,19 +113,27 @@ _ALIASES = {
 BROAD_GENRES = tuple(_MEANS)
 
 
+_TERMS = {**{g: g for g in _MEANS}, **_ALIASES}
+_TERM_PATTERN = re.compile(
+    r"(?<!\w)(" + "|".join(re.escape(t) for t in sorted(_TERMS, key=len, reverse=True)) + r")(?!\w)"
+)
+
+
 @functools.lru_cache(maxsize=65536)
 def broad_genre(genre: str) -> str | None:
-    """Map a fine genre ("album rock", "dance pop", "tropical house") onto a broad one, if any."""
+    """Map a fine genre onto a broad one, if any, by whole words.
+
+    Genre names put the head noun last ("dance pop" is pop, "pop punk" is punk), so the
+    rightmost known term decides.
+
+    >>> [broad_genre(g) for g in ("album rock", "dance pop", "pop punk", "film score", "post-rock")]
+    ['rock', 'pop', 'punk', 'soundtrack', 'rock']
+    """
     g = genre.casefold().strip()
-    if g in _MEANS:
-        return g
-    for alias, broad in _ALIASES.items():
-        if alias in g:
-            return broad
-    for broad in _MEANS:
-        if broad in g:
-            return broad
-    return None
+    if g in _TERMS:
+        return _TERMS[g]
+    found = list(_TERM_PATTERN.finditer(g))
+    return _TERMS[found[-1].group(1)] if found else None
 
 
 def prior(genre: str) -> tuple[np.ndarray, np.ndarray]:
