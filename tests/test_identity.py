@@ -97,6 +97,11 @@ def test_case_variants_inside_one_source_merge() -> None:
     assert m["artist_id"].nunique() == 1
 
 
+def test_one_source_listing_a_name_twice_means_two_artists() -> None:
+    m = resolved(rec("synthetic", "1", "Nova", tags=["pop"]), rec("synthetic", "2", "Nova", tags=["pop"]))
+    assert m["artist_id"].nunique() == 2
+
+
 def test_same_source_variants_need_evidence() -> None:
     m = resolved(
         rec("hetrec", "1", "Beyoncé", tags=["rnb"]), rec("hetrec", "2", "Beyonce", tags=["metal"])

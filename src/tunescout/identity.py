@@ -111,6 +111,7 @@ class _Cluster:
     evidence: set[str]
     strong: set[str]
     broad: set[str]
+    labels: set[tuple[str, str]]
     methods: dict[int, tuple[str, float]] = field(default_factory=dict)
 
     def absorb(self, other: _Cluster, method: str, overlap: int) -> None:
@@ -121,6 +122,7 @@ class _Cluster:
         self.evidence |= other.evidence
         self.strong |= other.strong
         self.broad |= other.broad
+        self.labels |= other.labels
 
 
 def _confidence(method: str, overlap: int, has_evidence: bool) -> float:
@@ -132,6 +134,8 @@ def _confidence(method: str, overlap: int, has_evidence: bool) -> float:
 
 def _fits(cluster: _Cluster, rec: _Cluster, method: str, ambiguous: bool) -> int | None:
     """Overlap score if ``rec`` may join ``cluster``, else None."""
+    if cluster.labels & rec.labels:
+        return None  # a source listing one exact name under two ids means two artists
     overlap = len(cluster.evidence & rec.evidence)
     contradicts = bool(cluster.strong and rec.strong and not cluster.strong & rec.strong)
     if rec.sources & cluster.sources:
@@ -198,7 +202,8 @@ def resolve(records: pd.DataFrame) -> pd.DataFrame:
     clusters = []
     for i, (source, found) in enumerate(zip(recs["source"], ev, strict=True)):
         strong = set() if source in WEAK_GENRE_SOURCES else set(found)
-        clusters.append(_Cluster([i], {source}, set(found), strong, strong & set(BROAD_GENRES)))
+        broad = strong & set(BROAD_GENRES)
+        clusters.append(_Cluster([i], {source}, set(found), strong, broad, {(source, names[i])}))
 
     def by_name(target: _Cluster, rec: _Cluster) -> str:
         return "exact" if folded[target.members[0]] == folded[rec.members[0]] else "normalized"
