@@ -1,0 +1,602 @@
+"""Mood search: free text → audio-feature targets and genres, blended with MiniLM similarity.
+
+A query such as "music for a rainy heartbreak" is split into words and phrases; each is matched
+by MiniLM against prototype phrases of a few moods with known feature targets (so "heartbroken"
+lands on "sad" without being listed), and against the catalog's genre names. Tracks are then
+ranked by a blend of semantic similarity and closeness of their feature percentiles to the targets.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from tunescout.catalog import AUDIO_FEATURES, as_list
+from tunescout.errors import InputError
+from tunescout.indexes.encoder import Encoder
+from tunescout.indexes.semantic import SemanticIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Mood:
+    """A named mood: feature targets (feature units) with weights, and phrases that evoke it."""
+
+    name: str
+    targets: dict[str, tuple[float, float]]
+    phrases: tuple[str, ...]
+
+
+# Targets are (value, weight); values are in feature units (tempo in BPM, loudness in dB) so they
+# mean the same on any catalog. The phrases are the lexicon; MiniLM extends it to paraphrases.
+MOODS: tuple[Mood, ...] = (
+    Mood(
+        "sad",
+        {"valence": (0.1, 1.0), "energy": (0.35, 0.7), "danceability": (0.45, 0.2)},
+        (
+            "sad",
+            "sadness",
+            "heartbreak",
+            "crying",
+            "tears",
+            "cry",
+            "melancholic",
+            "melancholy",
+            "sorrow",
+            "grief",
+            "depressed",
+            "blue",
+            "breakup",
+            "songs to cry to",
+            "tearjerker",
+        ),
+    ),
+    Mood(
+        "happy",
+        {"valence": (0.9, 1.0), "energy": (0.88, 0.5), "danceability": (0.75, 0.3)},
+        (
+            "happy",
+            "joyful",
+            "cheerful",
+            "feel-good",
+            "feel good",
+            "fun",
+            "positive",
+            "uplifting",
+            "good mood",
+            "sunny",
+            "upbeat",
+            "joy",
+        ),
+    ),
+    Mood(
+        "energetic",
+        {"energy": (0.95, 1.0), "loudness": (-3.5, 0.6), "tempo": (135.0, 0.3)},
+        (
+            "energetic",
+            "energy",
+            "pump me up",
+            "pumped",
+            "hype",
+            "power",
+            "workout",
+            "gym",
+            "training",
+            "lifting",
+            "motivation",
+            "intense",
+            "high energy",
+        ),
+    ),
+    Mood(
+        "angry",
+        {"valence": (0.15, 1.0), "energy": (0.93, 1.0), "loudness": (-3.5, 0.5)},
+        (
+            "angry",
+            "anger",
+            "aggressive",
+            "furious",
+            "fierce",
+            "heavy",
+            "mad",
+            "hate",
+            "violent",
+            "angry workout",
+        ),
+    ),
+    Mood(
+        "calm",
+        {"energy": (0.3, 1.0), "loudness": (-11.0, 0.6), "acousticness": (0.6, 0.5)},
+        (
+            "calm",
+            "relaxing",
+            "relax",
+            "chill",
+            "chilled",
+            "peaceful",
+            "soothing",
+            "gentle",
+            "soft",
+            "quiet",
+            "tranquil",
+            "serene",
+            "easy listening",
+            "laid back",
+            "unwind",
+        ),
+    ),
+    Mood(
+        "sleep",
+        {
+            "energy": (0.15, 1.0),
+            "loudness": (-16.0, 0.8),
+            "acousticness": (0.85, 0.7),
+            "tempo": (80.0, 0.3),
+        },
+        ("sleep", "sleeping", "fall asleep", "lullaby", "bedtime", "nap", "insomnia"),
+    ),
+    Mood(
+        "party",
+        {"danceability": (0.88, 1.0), "energy": (0.9, 0.8), "valence": (0.75, 0.4)},
+        (
+            "party",
+            "anthems",
+            "club",
+            "clubbing",
+            "celebration",
+            "dance floor",
+            "night out",
+            "party anthems",
+            "turn up",
+        ),
+    ),
+    Mood(
+        "dance",
+        {"danceability": (0.9, 1.0), "energy": (0.88, 0.5)},
+        ("dance", "dancing", "danceable", "groove", "dance all night", "move", "shake"),
+    ),
+    Mood(
+        "focus",
+        {"instrumentalness": (0.9, 1.0), "speechiness": (0.03, 0.8), "energy": (0.45, 0.3)},
+        (
+            "focus",
+            "study",
+            "studying",
+            "concentrate",
+            "coding",
+            "programming",
+            "work",
+            "reading",
+            "instrumental",
+            "no lyrics",
+            "background music",
+            "beats to study to",
+        ),
+    ),
+    Mood(
+        "acoustic",
+        {"acousticness": (0.9, 1.0), "energy": (0.35, 0.5), "loudness": (-10.0, 0.3)},
+        (
+            "acoustic",
+            "piano",
+            "folk",
+            "strings",
+            "ballad",
+            "ballads",
+            "singer-songwriter",
+            "stripped down",
+        ),
+    ),
+    Mood(
+        "slow",
+        {"tempo": (75.0, 1.0), "energy": (0.4, 0.4)},
+        ("slow", "slowly", "downtempo", "slow songs", "ballad tempo"),
+    ),
+    Mood(
+        "fast",
+        {"tempo": (170.0, 1.0), "energy": (0.85, 0.6)},
+        ("fast", "running", "run", "sprint", "quick", "speed", "fast-paced", "jogging"),
+    ),
+    Mood(
+        "live",
+        {"liveness": (0.9, 1.0)},
+        ("live", "concert", "live recording", "live concert", "audience", "on stage"),
+    ),
+    Mood(
+        "spoken",
+        {"speechiness": (0.45, 1.0)},
+        ("spoken word", "rap verses", "rapping", "bars", "lyrics-heavy", "verses", "spitting"),
+    ),
+    Mood(
+        "loud",
+        {"loudness": (-2.5, 1.0), "energy": (0.9, 0.6)},
+        ("loud", "heavy music", "noisy", "blasting", "headbanging"),
+    ),
+    Mood(
+        "dark",
+        {"valence": (0.15, 1.0), "energy": (0.5, 0.2)},
+        ("dark", "sinister", "haunting", "brooding", "ominous"),
+    ),
+    Mood(
+        "morning",
+        {"energy": (0.35, 1.0), "acousticness": (0.75, 0.8), "valence": (0.6, 0.3)},
+        ("morning", "sunday morning", "coffee", "breakfast", "brunch", "wake up slowly"),
+    ),
+    Mood(
+        "rain",
+        {"valence": (0.2, 0.8), "energy": (0.3, 0.8), "acousticness": (0.6, 0.5)},
+        ("rain", "rainy", "rainy day", "grey day", "storm"),
+    ),
+    Mood(
+        "night drive",
+        {"energy": (0.4, 1.0), "valence": (0.35, 0.3)},
+        ("late night", "night drive", "late-night drive", "midnight", "after hours"),
+    ),
+    Mood(
+        "summer",
+        {"valence": (0.88, 1.0), "danceability": (0.82, 0.8), "energy": (0.75, 0.3)},
+        ("summer", "summer vibes", "beach", "vacation", "sunshine", "tropical vibes"),
+    ),
+)
+
+# Spellings people type for genres the catalog names otherwise.
+GENRE_ALIASES = {
+    "hip-hop": "hip hop",
+    "hiphop": "hip hop",
+    "rnb": "r&b",
+    "r and b": "r&b",
+    "r'n'b": "r&b",
+    "electronic": "edm",
+    "electronica": "edm",
+    "techno": "edm",
+    "house": "edm",
+    "latino": "latin",
+    "rock and roll": "rock",
+    "rock n roll": "rock",
+}
+_STOPWORD_TEXT = (
+    "a an the some any of for to in on at by with and or me my i you we our us your it its is "
+    "are be that this these those what when while before after from into up out get make "
+    "music songs song tracks track tunes playlist playlists mix stuff something things"
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+WORD = re.compile(r"[a-z0-9&'’-]+")
+_MAX_GRAM = 3
+# Cosine of a query phrase to a prototype: below _SIM_LO it implies nothing, from _SIM_HI fully.
+_SIM_LO, _SIM_HI = 0.5, 0.8
+_POOL = 400
+_GENRE_BONUS = 1.0
+# With a strong intent the feature fit carries this share of the score; semantic the rest.
+_FIT_SHARE = 0.75
+_DESCRIBE = {
+    ("valence", "low"): "sad",
+    ("valence", "high"): "happy",
+    ("energy", "low"): "calm",
+    ("energy", "high"): "energetic",
+    ("tempo", "low"): "slow",
+    ("tempo", "high"): "fast",
+    ("acousticness", "high"): "acoustic",
+    ("instrumentalness", "high"): "instrumental",
+    ("speechiness", "high"): "wordy",
+    ("speechiness", "low"): "few words",
+    ("danceability", "high"): "danceable",
+    ("liveness", "high"): "live",
+    ("loudness", "high"): "loud",
+    ("loudness", "low"): "quiet",
+}
+
+
+@dataclass
+class Intent:
+    """What a free-text query implies.
+
+    Attributes:
+        targets: Feature to target value in feature units, e.g. ``{"valence": 0.1, "tempo": 75}``.
+        weights: Feature to how strongly the query implies it (0–1).
+        genres: Catalog genres the query names (e.g. ``["classic rock"]``).
+        words: Query words or phrases that produced the intent, for explanations.
+    """
+
+    targets: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    genres: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+
+    @property
+    def strength(self) -> float:
+        """The strongest feature weight (0 when the query implies no features)."""
+        return max(self.weights.values(), default=0.0)
+
+
+def _tokens(text: str) -> list[str]:
+    return WORD.findall(text.casefold().replace("’", "'"))
+
+
+def _grams(tokens: list[str]) -> list[tuple[str, range]]:
+    """Phrases of 1–3 tokens that neither start nor end with a stopword, with their token spans."""
+    out = {}
+    for n in range(1, _MAX_GRAM + 1):
+        for i in range(len(tokens) - n + 1):
+            gram = tokens[i : i + n]
+            if gram[0] not in STOPWORDS and gram[-1] not in STOPWORDS:
+                out.setdefault(" ".join(gram), range(i, i + n))
+    return list(out.items())
+
+
+def _ramp(similarity: np.ndarray) -> np.ndarray:
+    return np.clip((similarity - _SIM_LO) / (_SIM_HI - _SIM_LO), 0.0, 1.0)
+
+
+def _percentile_table(tracks: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Mid-rank percentiles ``(features, n)`` in :data:`AUDIO_FEATURES` order, and sorted values."""
+    pct = np.empty((len(AUDIO_FEATURES), len(tracks)), dtype=np.float32)
+    sorted_values = {}
+    for j, f in enumerate(AUDIO_FEATURES):
+        values = tracks[f].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = np.where(np.isnan(values), np.nanmedian(values), values)
+        pct[j] = (rankdata(values, method="average") - 0.5) / max(len(values), 1)
+        sorted_values[f] = np.sort(values)
+    return pct, sorted_values
+
+
+class MoodSearch:
+    """Free-text mood search over the catalog tracks.
+
+    Args:
+        semantic: The semantic index built on the same catalog.
+        tracks: The catalog tracks table (rows in table order; masks refer to these rows).
+        encoder: Encoder for queries and prototypes; the semantic index's encoder by default.
+
+    Example:
+        >>> ms = MoodSearch(semantic, catalog.tracks)  # doctest: +SKIP
+        >>> ms.search("music for a rainy heartbreak", k=10)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, semantic: SemanticIndex, tracks: pd.DataFrame, encoder: Encoder | None = None
+    ) -> None:
+        self.semantic = semantic
+        self.ids = tracks["track_id"].to_numpy(dtype=str)
+        self._index = semantic.index("tracks")
+        # Index rows of each table row, so masks and scores line up whatever the index order.
+        self._index_rows = self._index.rows(self.ids)
+        self._table_rows = np.full(len(self._index), -1, dtype=np.int64)
+        self._table_rows[self._index_rows] = np.arange(len(self.ids))
+        self._pct, self._sorted = _percentile_table(tracks)
+        self._genre_sets = [
+            frozenset(g.casefold() for g in as_list(gs) if g) for gs in tracks["genres"]
+        ]
+        vocab = sorted(set().union(*self._genre_sets)) if len(tracks) else []
+        aliases = {a: c for a, c in GENRE_ALIASES.items() if c in vocab}
+        self.genre_vocabulary: dict[str, str] = aliases | {g: g for g in vocab}
+        self._encoder = encoder
+        self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        """The encoder (the semantic index's own unless one was given)."""
+        return self._encoder or self.semantic.encoder
+
+    def _prototype_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of every mood phrase and the index in :data:`MOODS` of each (encoded once)."""
+        if self._prototypes is None:
+            phrases = [p for mood in MOODS for p in mood.phrases]
+            owner = np.array([i for i, mood in enumerate(MOODS) for _ in mood.phrases])
+            self._prototypes = (self.encoder.encode(phrases), owner)
+        return self._prototypes
+
+    def _detect_genres(self, tokens: list[str]) -> tuple[list[str], list[str], set[int]]:
+        """Genres named in ``tokens`` (longest phrase first), the phrases, and the used positions."""
+        genres, phrases, used = [], [], set()
+        for n in range(_MAX_GRAM, 0, -1):
+            for i in range(len(tokens) - n + 1):
+                span = set(range(i, i + n))
+                phrase = " ".join(tokens[i : i + n])
+                if span & used or phrase not in self.genre_vocabulary:
+                    continue
+                genres.append(self.genre_vocabulary[phrase])
+                phrases.append(phrase)
+                used |= span
+        return list(dict.fromkeys(genres)), phrases, used
+
+    def _analyse(self, text: str) -> tuple[Intent, np.ndarray]:
+        """The intent of ``text`` and its MiniLM vector (one encoder call for both)."""
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("the search text is empty: describe the music you want")
+        tokens = _tokens(text)
+        genres, genre_phrases, used = self._detect_genres(tokens)
+        rest = [t for i, t in enumerate(tokens) if i not in used]
+        grams = _grams(rest)
+        vectors = self.encoder.encode([text.strip(), *(g for g, _ in grams)])
+        intent = self._intent_from(grams, vectors[1:], " ".join(rest), vectors[0])
+        intent.genres = genres
+        intent.words = list(dict.fromkeys(genre_phrases + intent.words))
+        log.debug("intent of %r: %s", text, intent)
+        return intent, vectors[0]
+
+    def _intent_from(
+        self,
+        grams: list[tuple[str, range]],
+        gram_vectors: np.ndarray,
+        rest: str,
+        rest_vector: np.ndarray,
+    ) -> Intent:
+        """Cover the query with its best-matching phrases, each assigned to its nearest mood.
+
+        Phrases are taken greedily, strongest match first and never overlapping, so "dance all
+        night" counts once as dancing rather than also as "late night". The whole query text is matched
+        too (its phrase is labelled without genre words), which catches scenario sentences no single phrase names.
+        """
+        if not grams:
+            return Intent()
+        protos, owner = self._prototype_vectors()
+        phrases = [g for g, _ in grams]
+        vectors = gram_vectors
+        if len(grams) > 1:
+            phrases.append(rest)
+            vectors = np.vstack([gram_vectors, rest_vector[None, :]])
+        sims = vectors @ protos.T
+        best = sims.argmax(axis=1)
+        strength = _ramp(sims[np.arange(len(phrases)), best])
+        spans = [set(span) for _, span in grams] + [set()]
+        covered: set[int] = set()
+        activation: dict[int, float] = {}
+        words: dict[int, str] = {}
+        for i in sorted(range(len(phrases)), key=lambda i: (-strength[i], -len(spans[i]))):
+            if strength[i] <= 0 or spans[i] & covered:
+                continue
+            covered |= spans[i]
+            mood = int(owner[best[i]])
+            if strength[i] > activation.get(mood, 0.0):
+                activation[mood], words[mood] = float(strength[i]), phrases[i]
+        return self._combine(activation, words)
+
+    @staticmethod
+    def _combine(activation: dict[int, float], words: dict[int, str]) -> Intent:
+        """Per feature, the target of the mood that implies it most strongly.
+
+        Averaging would pull "fast" (170 BPM) towards "energetic" (135 BPM) and blunt both.
+        """
+        targets: dict[str, float] = {}
+        weights: dict[str, float] = {}
+        for mood, a in activation.items():
+            for feature, (target, w) in MOODS[mood].targets.items():
+                if a * w > weights.get(feature, 0.0):
+                    targets[feature], weights[feature] = target, a * w
+        used = sorted(activation, key=lambda m: -activation[m])
+        return Intent(
+            targets=targets, weights=weights, words=list(dict.fromkeys(words[m] for m in used))
+        )
+
+    def intent(self, text: str) -> Intent:
+        """What ``text`` implies: feature targets and weights, genres, and the words behind them.
+
+        Raises:
+            InputError: When ``text`` is empty or blank.
+        """
+        return self._analyse(text)[0]
+
+    def _target_percentiles(self, intent: Intent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Feature columns, their target percentiles in this catalog, and weights."""
+        cols, targets, weights = [], [], []
+        for feature, value in intent.targets.items():
+            ordered = self._sorted[feature]
+            lo = np.searchsorted(ordered, value, side="left")
+            hi = np.searchsorted(ordered, value, side="right")
+            cols.append(AUDIO_FEATURES.index(feature))
+            targets.append((lo + hi) / 2 / max(len(ordered), 1))
+            weights.append(intent.weights[feature])
+        return np.array(cols, dtype=int), np.array(targets), np.array(weights)
+
+    def feature_fit(self, intent: Intent, rows: np.ndarray | None = None) -> np.ndarray:
+        """Closeness (0–1) of tracks' feature percentiles to the intent's targets, weight-averaged.
+
+        Args:
+            intent: From :meth:`intent`.
+            rows: Table rows to score; all rows by default.
+
+        Returns:
+            One value per row; 0.5 everywhere when the intent implies no features.
+        """
+        n = len(self.ids) if rows is None else len(rows)
+        if not intent.targets:
+            return np.full(n, 0.5, dtype=np.float32)
+        cols, targets, weights = self._target_percentiles(intent)
+        weights = (weights / weights.sum()).astype(np.float32)
+        distance = np.zeros(n, dtype=np.float32)
+        # Feature-major storage: each column is contiguous, so 1M rows cost a few ms per feature.
+        for c, t, w in zip(cols, targets.astype(np.float32), weights, strict=True):
+            column = self._pct[c] if rows is None else self._pct[c, rows]
+            distance += w * np.abs(column - t)
+        return 1.0 - distance
+
+    def _genre_hits(self, genres: list[str], rows: np.ndarray) -> np.ndarray:
+        wanted = set(genres)
+        return np.array([bool(self._genre_sets[r] & wanted) for r in rows], dtype=np.float32)
+
+    def _candidates(
+        self, intent: Intent, vector: np.ndarray, mask: np.ndarray | None, k: int
+    ) -> np.ndarray:
+        """Table rows worth scoring: the best semantic, feature-fit and genre matches under ``mask``."""
+        pool = max(_POOL, 4 * k)
+        index_mask = None
+        if mask is not None:
+            index_mask = np.zeros(len(self._index), dtype=bool)
+            index_mask[self._index_rows] = mask
+        ids, _ = self._index.search(vector, pool, index_mask)
+        pools = [self._table_rows[self._index.rows(ids)]]
+        allowed = np.arange(len(self.ids)) if mask is None else np.flatnonzero(mask)
+        if intent.targets and len(allowed):
+            fit = self.feature_fit(intent, allowed)
+            if intent.genres:
+                # Within the named genres first, so "latin party music" finds latin party tracks.
+                fit = fit + _GENRE_BONUS * self._genre_hits(intent.genres, allowed)
+            top = min(pool, len(allowed))
+            pools.append(allowed[np.argpartition(-fit, top - 1)[:top]])
+        return np.unique(np.concatenate(pools))
+
+    def _why(self, intent: Intent, rows: np.ndarray, genre_hit: np.ndarray) -> list[str]:
+        cols, targets, weights = self._target_percentiles(intent)
+        quoted = f"matches '{', '.join(intent.words)}'" if intent.words else "similar wording"
+        out = []
+        for row, hit in zip(rows, genre_hit, strict=True):
+            words = [g for g in intent.genres if g in self._genre_sets[row]] if hit else []
+            for c, t, w in zip(cols, targets, weights, strict=True):
+                p = self._pct[c, row]
+                side = "high" if t >= 0.5 else "low"
+                on_side = p >= 0.6 if side == "high" else p <= 0.4
+                label = _DESCRIBE.get((AUDIO_FEATURES[c], side))
+                if w >= 0.5 and on_side and label and label not in words:
+                    words.append(label)
+            out.append(f"{', '.join(words)} — {quoted}" if words else quoted)
+        return out
+
+    def search(self, text: str, k: int = 10, mask: np.ndarray | None = None) -> pd.DataFrame:
+        """The ``k`` tracks that best match the mood, activity or genre ``text`` describes.
+
+        Args:
+            text: Free text, e.g. ``"pump me up for the gym"``.
+            k: How many results.
+            mask: Boolean array over ``tracks`` rows (from ``FilterTable(tracks,
+                "track_id").mask(filters)``); applied before ranking.
+
+        Returns:
+            Columns ``track_id, score, semantic, feature_fit, why``, best first; exactly ``k`` rows
+            whenever ``k`` tracks pass ``mask``.
+
+        Raises:
+            InputError: When ``text`` is blank, ``k`` is not positive, or ``mask`` has the wrong length.
+        """
+        if k <= 0:
+            raise InputError(f"k must be positive, got {k}")
+        if mask is not None:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (len(self.ids),):
+                raise InputError(
+                    f"filter mask has {mask.size} rows but the tracks table has {len(self.ids)}"
+                )
+        intent, vector = self._analyse(text)
+        rows = self._candidates(intent, vector, mask, k)
+        semantic = self._index.vectors[self._index_rows[rows]] @ vector
+        fit = self.feature_fit(intent, rows)
+        genre_hit = self._genre_hits(intent.genres, rows) if intent.genres else np.zeros(len(rows))
+        spread = float(semantic.max() - semantic.min()) if len(rows) else 0.0
+        sem_scaled = (semantic - semantic.min()) / spread if spread > 0 else np.zeros(len(rows))
+        share = _FIT_SHARE * intent.strength
+        score = (1 - share) * sem_scaled + share * fit + _GENRE_BONUS * genre_hit
+        top = np.argsort(-score, kind="stable")[:k]
+        return pd.DataFrame(
+            {
+                "track_id": self.ids[rows[top]],
+                "score": score[top].astype(np.float64),
+                "semantic": semantic[top].astype(np.float64),
+                "feature_fit": fit[top].astype(np.float64),
+                "why": self._why(intent, rows[top], genre_hit[top]),
+            }
+        )
