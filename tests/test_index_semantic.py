@@ -1,0 +1,289 @@
+"""Tests for the MiniLM semantic index: documents, mood search, filters, incremental builds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tunescout.catalog import Catalog, empty, validate
+from tunescout.errors import ArtifactError, InputError, UnknownIdError
+from tunescout.filters import Filters, FilterTable
+from tunescout.indexes.encoder import load_encoder
+from tunescout.indexes.semantic import SemanticIndex, documents, era_words, mood_words
+
+NEUTRAL = {
+    "danceability": 0.5,
+    "energy": 0.5,
+    "valence": 0.5,
+    "acousticness": 0.3,
+    "instrumentalness": 0.0,
+    "speechiness": 0.05,
+    "liveness": 0.1,
+    "tempo": 110.0,
+    "loudness": -8.0,
+}
+SAD = NEUTRAL | {
+    "valence": 0.08,
+    "energy": 0.12,
+    "acousticness": 0.95,
+    "instrumentalness": 0.8,
+    "danceability": 0.25,
+    "tempo": 66.0,
+}
+DANCE = NEUTRAL | {"valence": 0.9, "energy": 0.95, "danceability": 0.92, "tempo": 128.0}
+ANGRY = NEUTRAL | {"valence": 0.15, "energy": 0.95, "loudness": -3.0, "tempo": 150.0}
+CALM = NEUTRAL | {"valence": 0.7, "energy": 0.2, "acousticness": 0.7, "tempo": 95.0}
+
+
+def track(track_id: str, name: str, artist_id: str, genres: list[str], **features) -> dict:
+    return {
+        "track_id": track_id,
+        "name": name,
+        "artist_id": artist_id,
+        "artist_name": artist_id.title(),
+        "album": None,
+        "release_year": 1994,
+        "popularity": 50.0,
+        "duration_ms": 200_000,
+        "genres": genres,
+        **(NEUTRAL | features),
+        "key": 0,
+        "mode": 1,
+        "features_source": "measured",
+        "source": "test",
+    }
+
+
+def make_catalog(tracks: list[dict], tags: dict[str, list] | None = None) -> Catalog:
+    frame = validate("tracks", pd.DataFrame(tracks))
+    ids = list(dict.fromkeys(frame["artist_id"]))
+    artists = pd.DataFrame(
+        {
+            "artist_id": ids,
+            "name": [i.title() for i in ids],
+            "genres": [[] for _ in ids],
+            "tags": [(tags or {}).get(i, []) for i in ids],
+            "popularity": 50.0,
+            "listeners": 1000,
+            **{f: np.nan for f in NEUTRAL},
+            "features_source": None,
+            "track_count": [int((frame["artist_id"] == i).sum()) for i in ids],
+            "source": "test",
+        }
+    )
+    return Catalog(
+        tracks=frame,
+        artists=validate("artists", artists),
+        artist_map=empty("artist_map"),
+        interactions=empty("interactions"),
+    )
+
+
+class CountingEncoder:
+    """The real encoder, recording every text it is asked to embed."""
+
+    def __init__(self, encoder) -> None:
+        self.inner, self.texts = encoder, []
+        self.name, self.dim, self.backend = encoder.name, encoder.dim, encoder.backend
+
+    def encode(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        self.texts += list(texts)
+        return self.inner.encode(texts, batch_size=batch_size, progress=progress)
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    return load_encoder()
+
+
+@pytest.fixture(scope="module")
+def mood_catalog() -> Catalog:
+    return make_catalog(
+        [
+            track("t-sad", "Track One", "ann", ["indie"], **SAD),
+            track("t-dance", "Track Two", "bob", ["indie"], **DANCE),
+            track("t-angry", "Track Three", "cat", ["indie"], **ANGRY),
+            track("t-calm", "Track Four", "dan", ["indie"], **CALM),
+            track("t-plain", "Track Five", "eve", ["indie"]),
+        ],
+        tags={"ann": [{"tag": "chill", "weight": 10.0}, {"tag": "piano", "weight": 80.0}]},
+    )
+
+
+@pytest.fixture(scope="module")
+def big_catalog() -> Catalog:
+    """300 tracks: 15 sad 'chamber folk' tracks among happy dance-pop, and 12 near-silent ones."""
+    rows = []
+    for i in range(300):
+        if i < 15:
+            rows.append(track(f"t{i:03d}", f"Song {i}", f"a{i % 40}", ["chamber folk"], **SAD))
+        elif i < 27:
+            rows.append(track(f"t{i:03d}", f"Song {i}", f"a{i % 40}", ["dance pop"], energy=0.1))
+        else:
+            rows.append(track(f"t{i:03d}", f"Song {i}", f"a{i % 40}", ["dance pop"], **DANCE))
+    return make_catalog(rows)
+
+
+@pytest.fixture(scope="module")
+def big_index(big_catalog, encoder) -> SemanticIndex:
+    return SemanticIndex.build(big_catalog, encoder=encoder)
+
+
+def test_documents_carry_tags_era_and_mood(mood_catalog):
+    docs = documents(mood_catalog)
+    sad = docs.loc["t-sad"]
+    assert sad.startswith("Track One by Ann. Genres: indie. Tags: piano, chill.")
+    assert "Released in 1994, 90s" in sad
+    for word in ("sad", "melancholic", "acoustic", "instrumental", "slow tempo"):
+        assert word in sad
+    assert "happy" not in sad
+    assert "happy, euphoric, upbeat" in docs.loc["t-dance"]
+    assert "danceable" in docs.loc["t-dance"]
+    assert "angry, intense, aggressive" in docs.loc["t-angry"]
+    assert "calm, peaceful, relaxed" in docs.loc["t-calm"]
+    assert "Mood" not in docs.loc["t-plain"]
+    artist_docs = documents(mood_catalog, "artists")
+    assert (
+        artist_docs.loc["ann"] == "Ann. Genres: indie. Tags: piano, chill. Active around 1994, 90s."
+    )
+
+
+def test_mood_words_ignore_missing_features():
+    frame = pd.DataFrame({f: [np.nan] for f in NEUTRAL})
+    assert mood_words(frame).tolist() == [""]
+
+
+@pytest.mark.parametrize(
+    ("year", "text"),
+    [(1994, "released in 1994, 90s"), (2003, "released in 2003, 2000s"), (None, "")],
+)
+def test_era_words(year, text):
+    assert era_words(year) == text
+
+
+def test_sad_piano_query_prefers_the_sad_acoustic_track(mood_catalog, encoder):
+    index = SemanticIndex.build(mood_catalog, encoder=encoder)
+    ids, scores = index.search("sad slow piano ballad", k=5)
+    ranking = ids.tolist()
+    assert ranking[0] == "t-sad"
+    assert ranking.index("t-sad") < ranking.index("t-dance")
+    assert np.all(np.diff(scores) <= 0)
+    party, _ = index.search("happy upbeat dance party", k=5)
+    assert party.tolist().index("t-dance") < party.tolist().index("t-sad")
+
+
+def test_genre_filter_returns_k_matches_that_plain_top_k_would_miss(big_catalog, big_index):
+    mask = FilterTable(big_catalog.tracks, "track_id").mask(Filters(genres=("Chamber Folk",)))
+    assert mask.sum() == 15
+    unfiltered, _ = big_index.search("happy upbeat dance party", k=10)
+    assert not set(unfiltered) & set(big_catalog.tracks["track_id"][mask])
+    ids, scores = big_index.search("happy upbeat dance party", k=10, mask=mask)
+    assert len(ids) == 10
+    genres = big_catalog.tracks.set_index("track_id").loc[ids, "genres"]
+    assert all("chamber folk" in list(g) for g in genres)
+    all_ids, _ = big_index.search("happy upbeat dance party", k=50, mask=mask)
+    assert len(all_ids) == 15
+
+
+def test_feature_range_filter_inside_search(big_catalog, big_index):
+    table = FilterTable(big_catalog.tracks, "track_id")
+    mask = table.mask(Filters(features={"energy": (0.0, 0.11)}))
+    assert mask.sum() == 12
+    ids, _ = big_index.search("euphoric dance pop", k=10, mask=mask)
+    assert len(ids) == 10
+    energy = big_catalog.tracks.set_index("track_id").loc[ids, "energy"]
+    assert (energy <= 0.11).all()
+    similar, _ = big_index.similar(["t000"], k=10, mask=mask)
+    assert len(similar) == 10 and set(similar) <= set(big_catalog.tracks["track_id"][mask])
+
+
+def test_similar_and_score(big_index):
+    ids, _ = big_index.similar(["t000"], k=10)
+    assert "t000" not in ids
+    # The other sad chamber-folk tracks share all but the title with t000.
+    assert set(ids) <= {f"t{i:03d}" for i in range(1, 15)}
+    query = big_index.encode_query("sad acoustic chamber folk")
+    scores = big_index.score(query, ["t001", "t100", "nope"])
+    assert scores[0] > scores[1]
+    assert np.isnan(scores[2])
+    with pytest.raises(UnknownIdError):
+        big_index.similar(["nope"], k=3)
+
+
+def test_artist_kind(big_index):
+    ids, _ = big_index.search("melancholic acoustic folk", k=5, kind="artists")
+    assert len(ids) == 5 and all(i.startswith("a") for i in ids)
+
+
+def test_bad_inputs(big_index):
+    with pytest.raises(InputError):
+        big_index.search("   ", k=5)
+    with pytest.raises(InputError):
+        big_index.search("sad", k=5, mask=np.ones(3, dtype=bool))
+    with pytest.raises(InputError):
+        big_index.search("sad", k=5, kind="albums")
+    with pytest.raises(InputError):
+        big_index.score(np.ones(5), ["t001"])
+
+
+def test_incremental_build_reencodes_only_changed_documents(big_catalog, big_index, encoder):
+    tracks = big_catalog.tracks.copy()
+    tracks.loc[tracks["track_id"] == "t100", "name"] = "Completely New Title"
+    changed = Catalog(tracks, big_catalog.artists, big_catalog.artist_map, big_catalog.interactions)
+    counting = CountingEncoder(encoder)
+    rebuilt = SemanticIndex.build(changed, previous=big_index, encoder=counting)
+    assert counting.texts == [documents(changed).loc["t100"]]
+    assert rebuilt.params["stats"]["tracks"] == {"documents": 300, "encoded": 1, "reused": 299}
+    assert rebuilt.params["stats"]["artists"]["encoded"] == 0
+    unchanged = [i for i in tracks["track_id"] if i != "t100"]
+    np.testing.assert_allclose(
+        rebuilt.index().vectors_of(unchanged), big_index.index().vectors_of(unchanged), atol=1e-6
+    )
+    fresh = encoder.encode([documents(changed).loc["t100"]])[0]
+    np.testing.assert_allclose(rebuilt.index().vectors_of(["t100"])[0], fresh, atol=1e-5)
+    assert not np.allclose(big_index.index().vectors_of(["t100"])[0], fresh, atol=1e-3)
+
+
+def test_save_load_round_trip(big_index, big_catalog, encoder, tmp_path):
+    params = big_index.save(tmp_path)
+    assert params["rows"] == {"tracks": 300, "artists": 40}
+    assert params["model"] == "all-MiniLM-L6-v2" and params["dim"] == 384
+    loaded = SemanticIndex.load(tmp_path, encoder=encoder)
+    mask = FilterTable(big_catalog.tracks, "track_id").mask(Filters(genres=("chamber folk",)))
+    for m in (None, mask):
+        expected = big_index.search("quiet sad songs", k=10, mask=m)
+        got = loaded.search("quiet sad songs", k=10, mask=m)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
+    np.testing.assert_array_equal(loaded.similar(["t005"], 5)[0], big_index.similar(["t005"], 5)[0])
+    counting = CountingEncoder(encoder)
+    again = SemanticIndex.build(big_catalog, previous=loaded, encoder=counting)
+    assert counting.texts == []
+    assert again.params["stats"]["tracks"]["reused"] == 300
+
+
+def test_load_reports_missing_artifacts(tmp_path):
+    with pytest.raises(ArtifactError, match="scripts/build.py"):
+        SemanticIndex.load(tmp_path)
+
+
+@pytest.mark.slow
+def test_real_songs_mood_search(shared_data, encoder):
+    from tunescout.sources.files import read_tidytuesday
+
+    bundle = read_tidytuesday(shared_data / "spotify-tracks" / "spotify_songs.csv")
+    tracks = bundle.tracks.sample(1500, random_state=0).reset_index(drop=True)
+    artists = bundle.artists[bundle.artists["artist_id"].isin(tracks["artist_id"])]
+    cat = Catalog(
+        tracks, artists.reset_index(drop=True), empty("artist_map"), empty("interactions")
+    )
+    index = SemanticIndex.build(cat, encoder=encoder)
+    by_id = tracks.set_index("track_id")
+    calm, _ = index.search("calm acoustic quiet songs", k=20)
+    assert by_id.loc[calm, "acousticness"].mean() > 2 * tracks["acousticness"].mean()
+    rap, _ = index.search("rap hip hop", k=20)
+    assert sum("rap" in list(g) for g in by_id.loc[rap, "genres"]) >= 15
+    counting = CountingEncoder(encoder)
+    SemanticIndex.build(cat, previous=index, encoder=counting)
+    assert counting.texts == []
