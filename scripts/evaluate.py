@@ -1,0 +1,88 @@
+"""Evaluate recommendations and mood search on the built data dir: `python scripts/evaluate.py --help`.
+
+Writes `<data-dir>/reports/evaluation.json` and `mood.json` for the app's model-report page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tunescout import report
+from tunescout.cli import run, setup_logging
+from tunescout.config import load_settings
+from tunescout.engine import Engine
+from tunescout.evaluation import save_results
+
+PARTS = ("known", "survey", "mood")
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split(":")[0])
+    p.add_argument(
+        "--data-dir", type=Path, help="where data lives (default: $TUNESCOUT_DATA_DIR or data/)"
+    )
+    p.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
+    p.add_argument("--models", nargs="*", help="known-user models to compare (default: all)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        default=list(report.SEEDS),
+        help="split seeds (default: 0 1 2)",
+    )
+    p.add_argument(
+        "--survey-users", type=int, default=200, help="test users per survey run (default: 200)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p.parse_args()
+
+
+def _table(results: dict, metrics: tuple[str, ...]) -> str:
+    lines = [f"{'model':32s}" + "".join(f"{m:>20s}" for m in metrics)]
+    for name, summary in results.items():
+        cells = "".join(f"{summary[m]['mean']:>12.4f} ±{summary[m]['std']:.4f}" for m in metrics)
+        lines.append(f"{name:32s}{cells}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.verbose)
+    settings = load_settings(args.data_dir)
+    engine = Engine.load(settings=settings)
+    parts = args.only or list(PARTS)
+    body: dict = {}
+    if "known" in parts:
+        body["models"] = report.run_known_users(engine, args.models, args.seeds)
+        print(_table(body["models"], ("ndcg@10", "recall@20", "map@10", "coverage@10")))
+    if "survey" in parts:
+        body["survey"] = report.run_cold_start(
+            engine, seeds=args.seeds, max_users=args.survey_users
+        )
+        print(_table(body["survey"], ("ndcg@10", "recall@10", "hit_rate@10")))
+    if body:
+        protocol = {
+            "known": "per-user random 80/20 holdout, full ranking, training items filtered",
+            "survey": "20% of users held out; each keeps n artists as 5-star survey ratings, the rest is truth",
+            "seeds": args.seeds,
+        }
+        path = save_results(
+            report.envelope("evaluation", engine, body, protocol),
+            settings.reports_dir / "evaluation.json",
+        )
+        print(f"saved {path}")
+    if "mood" in parts:
+        mood = report.run_mood(engine)
+        protocol = {"metric": "mean catalog percentile of the features each query implies, top 20"}
+        path = save_results(
+            report.envelope("mood", engine, mood, protocol), settings.reports_dir / "mood.json"
+        )
+        summaries = {"search_mood": mood["summary"], "plain MiniLM": mood["baseline_summary"]}
+        print(json.dumps(summaries, indent=2, default=float))
+        print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    run(main)
