@@ -230,12 +230,10 @@ def check_references(cat: Catalog) -> None:
         raise CatalogError("; ".join(errors))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    with Path(path).open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_catalog(cat: Catalog, directory: Path, info: dict | None = None) -> Path:
@@ -262,7 +260,7 @@ def write_catalog(cat: Catalog, directory: Path, info: dict | None = None) -> Pa
     for name, table in arrow.items():
         path = staging / f"{name}.parquet"
         pq.write_table(table, path)
-        files[path.name] = _sha256(path)
+        files[path.name] = file_sha256(path)
     manifest = {
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rows": {name: table.num_rows for name, table in arrow.items()},

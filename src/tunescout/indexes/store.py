@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 
+from tunescout.catalog import file_sha256
 from tunescout.errors import ArtifactError, DataMissingError
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,7 @@ def _series(version: str) -> tuple[int, ...]:
 def _digest(data: bytes | Path) -> str:
     if isinstance(data, bytes):
         return hashlib.sha256(data).hexdigest()
-    with data.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    return file_sha256(data)
 
 
 def _manifest_digest(manifest: dict) -> str:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.retry import Retry
 
+from tunescout.catalog import file_sha256
 from tunescout.config import Settings
 from tunescout.errors import SourceError
 from tunescout.raw import RawBundle
@@ -58,14 +59,6 @@ CONNECT_TIMEOUT = 10.0
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _session() -> requests.Session:
@@ -125,7 +118,7 @@ def _download(url: str, part: Path, timeout: float, progress: bool) -> str:
 
 def _verify(path: Path, sha256: str | None, check: Callable[[Path], object] | None) -> None:
     if sha256 is not None:
-        found = _file_sha256(path)
+        found = file_sha256(path)
         if found != sha256:
             raise SourceError(
                 f"{path.name}: sha256 {found[:12]}… is not the expected {sha256[:12]}…; "
@@ -223,7 +216,7 @@ def hetrec_members(archive: Path) -> dict[str, bytes]:
 
 def _folder_verified(folder: Path) -> bool:
     return all(
-        (folder / name).is_file() and _file_sha256(folder / name) == expected
+        (folder / name).is_file() and file_sha256(folder / name) == expected
         for name, expected in HETREC_SHA256.items()
     )
 
