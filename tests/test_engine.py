@@ -89,7 +89,8 @@ def test_recommend_respects_filters_weights_and_fusion(engine: Engine) -> None:
     als_only = engine.recommend(
         ratings, k=5, weights={"als": 1.0, "content": 0, "semantic": 0, "popularity": 0}
     )
-    assert als_only["als"].iloc[0] == pytest.approx(1.0)
+    assert als_only["score_als"].iloc[0] == pytest.approx(1.0)
+    assert band["popularity"].between(0, 40).all()  # the catalog column, not a model score
     rrf = engine.recommend(ratings, k=5, fusion="rrf")
     check_contract(rrf, 5, "artist_id", engine.artists.index)
     mooded = engine.recommend(ratings, k=5, mood="calm late night")
@@ -136,6 +137,16 @@ def test_similar_items_per_model(engine: Engine, model: str) -> None:
     artist = engine.catalog.artists.nlargest(1, "listeners")["artist_id"].iloc[0]
     artists = engine.similar_artists(artist, k=5, model=model)
     assert len(artists) == 5 and artist not in set(artists["artist_id"])
+
+
+def test_find_by_name(engine: Engine) -> None:
+    track = engine.catalog.tracks.iloc[0]
+    found = engine.find_tracks(track["name"][:4].upper(), k=50)
+    assert track["track_id"] in set(found["track_id"])
+    assert found["popularity"].is_monotonic_decreasing
+    artist = engine.catalog.artists.iloc[0]
+    assert artist["artist_id"] in set(engine.find_artists(artist["name"], k=50)["artist_id"])
+    assert engine.find_tracks("   ").empty
 
 
 def test_errors_are_clear(engine: Engine, tmp_path) -> None:

@@ -123,19 +123,14 @@ def test_bad_annotations_are_rejected(kwargs: dict) -> None:
 
 
 @pytest.mark.slow
-def test_mood_search_meets_target_on_real_spotify_songs(shared_data) -> None:
-    """The issue's target on the 28k TidyTuesday songs with measured features (builds MiniLM)."""
-    from tunescout.assemble import assemble
-    from tunescout.indexes.semantic import SemanticIndex
-    from tunescout.mood import MoodSearch
+def test_mood_search_meets_target_on_real_spotify_songs(real_engine) -> None:
+    """The issue's target on the 28k TidyTuesday songs with measured features, via the Engine."""
     from tunescout.mood_eval import semantic_baseline
-    from tunescout.sources.files import read_tidytuesday
 
-    catalog = assemble([read_tidytuesday(shared_data / "spotify-tracks" / "spotify_songs.csv")])
-    semantic = SemanticIndex.build(catalog)
-    mood = MoodSearch(semantic, catalog.tracks)
-    result = evaluate_mood(lambda q: mood.search(q, 20)["track_id"], catalog.tracks)
-    baseline = evaluate_mood(semantic_baseline(semantic), catalog.tracks)
+    tracks = real_engine.catalog.tracks
+    assert len(tracks) == 28_356 and (tracks["features_source"] == "measured").all()
+    result = evaluate_mood(lambda q: real_engine.search_mood(q, 20)["track_id"], tracks)
+    baseline = evaluate_mood(semantic_baseline(real_engine.semantic), tracks)
     assert (result["per_query"]["n"] == 20).all()
     assert result["all"]["features_mean"] >= 0.85
     assert result["all"]["genre_mean"] >= 0.90

@@ -177,6 +177,17 @@ class Engine:
         hits = hits.sort_values("popularity", ascending=False, na_position="last")
         return hits[ARTIST_COLUMNS].head(_check_k(k)).reset_index(drop=True)
 
+    def find_tracks(self, text: str, k: int = 10) -> pd.DataFrame:
+        """Tracks whose title or artist contains ``text`` (case-insensitive), most popular first."""
+        needle = text.strip().casefold()
+        tracks = self.tracks
+        if not needle:
+            return tracks.iloc[:0][TRACK_COLUMNS].reset_index(drop=True)
+        hit = tracks["name"].fillna("").str.casefold().str.contains(needle, regex=False)
+        hit |= tracks["artist_name"].fillna("").str.casefold().str.contains(needle, regex=False)
+        found = tracks[hit].sort_values("popularity", ascending=False, na_position="last")
+        return found[TRACK_COLUMNS].head(_check_k(k)).reset_index(drop=True)
+
     @staticmethod
     def _known(ids: Sequence[str], frame: pd.DataFrame) -> list[str]:
         ids = [str(i) for i in ids]
@@ -368,13 +379,13 @@ class Engine:
         chosen = list(fused[picked].sort_values(ascending=False, kind="stable").index)
         out = self.artist_info(chosen)
         out["score"] = fused[chosen].to_numpy()
-        for name in rank.MODELS:
-            out[name] = rank.normalize(table[name].to_numpy())[table.index.get_indexer(chosen)]
+        for name in rank.MODELS:  # each model's normalised score, beside the catalog columns
+            out[f"score_{name}"] = rank.normalize(table[name].to_numpy())[table.index.get_indexer(chosen)]
         out["reason"] = self._reasons(chosen, profile)
         return out
 
     def _empty_artists(self) -> pd.DataFrame:
-        cols = [*ARTIST_COLUMNS, "score", *rank.MODELS, "reason"]
+        cols = [*ARTIST_COLUMNS, "score", *(f"score_{m}" for m in rank.MODELS), "reason"]
         return pd.DataFrame(columns=cols)
 
     def _reasons(self, chosen: list[str], profile: Profile) -> list[str]:
