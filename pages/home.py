@@ -1,0 +1,62 @@
+"""Home: a quick mood search, which data is loaded, and how to get data when there is none."""
+
+import streamlit as st
+
+from tunescout import setup, ui
+from tunescout.errors import TunescoutError
+
+ui.ensure_routed(__file__)
+
+st.title("🎧 tunescout")
+st.write(
+    "Find music by mood, rate a few artists for recommendations, and see how the models think."
+)
+
+with st.form("quick_search"):
+    text = st.text_input("What do you want to hear?", placeholder="songs for a rainy heartbreak")
+    if st.form_submit_button("Search", type="primary") and text.strip():
+        st.switch_page(ui.MOOD, query_params={"profile": ui.profile(), "q": text.strip()})
+
+settings = ui.settings()
+try:
+    with st.spinner("Loading the catalog and indexes…"):
+        status = ui.engine().status()
+except TunescoutError as exc:
+    st.warning(f"No data to search yet: {exc}")
+    st.write(
+        "Build it here (collects from the APIs when credentials are set, else public "
+        "downloads or local files, else a synthetic demo catalog), or run:"
+    )
+    st.code(
+        f"python scripts/collect.py --data-dir {settings.data_dir}\n"
+        f"python scripts/build.py --data-dir {settings.data_dir}",
+        language="bash",
+    )
+    if st.button("Build the data now", type="primary"):
+        try:
+            done = setup.ensure_data(settings, on_step=ui.step_bar("Starting…"))
+        except TunescoutError as build_exc:
+            st.error(str(build_exc))
+            st.stop()
+        ui.forget_engine()
+        st.success("; ".join(done) or "The data was already there.")
+        st.rerun()
+    st.stop()
+
+st.subheader("Loaded data")
+if status["synthetic"]:
+    st.warning(
+        "This is a **SYNTHETIC** demo catalog: made-up artists and tracks, not real music. "
+        "Set Spotify / Last.fm credentials or add data files and rebuild for real data."
+    )
+cols = st.columns(4)
+for col, (name, count) in zip(cols, status["rows"].items(), strict=False):
+    col.metric(name.replace("_", " "), f"{count:,}")
+st.write(
+    f"**Sources:** {', '.join(status['sources']) or 'none'} · "
+    f"**catalog built:** {status['catalog_built_at'] or 'unknown'} · "
+    f"**index build:** {status['index_build']} ({', '.join(status['components'])})"
+)
+for note in status["notes"]:
+    st.caption(ui.escape(note))
+st.page_link(ui.RATE, label="New here? Rate a few artists to get recommendations", icon="⭐")

@@ -1,0 +1,97 @@
+"""Rate artists: a survey of well-known artists across styles (1–5 stars or "don't know"), search for
+more, and manage the saved ratings (export, import, delete)."""
+
+import streamlit as st
+
+from tunescout import ui
+from tunescout.ratings import ImportRejected
+
+ui.ensure_routed(__file__)
+
+SURVEY = 10
+engine = ui.require_engine()
+profile, store = ui.profile(), ui.store()
+saved = store.ratings(profile)
+flash = st.session_state.pop("ratings_flash", None)
+version = st.session_state.setdefault("ratings_version", 0)  # bumped when ratings change in bulk
+seed = st.session_state.setdefault("survey_seed", 0)
+skipped = st.session_state.setdefault("survey_skipped", set())
+
+
+def save(artist_id: str, key: str) -> None:
+    """Store the stars just clicked (clicking the same star again clears the rating)."""
+    value = st.session_state[key]
+    if value is None:
+        store.forget(profile, artist_id)
+    else:
+        store.rate(profile, artist_id, value + 1)
+
+
+def stars(row, where: str) -> None:
+    key = f"stars_{where}_{version}_{profile}_{row['artist_id']}"
+    with st.container(border=True):
+        st.markdown(f"**{ui.escape(row['name'])}**")
+        st.caption(ui.escape(row["why"] if "why" in row else ", ".join(list(row["genres"])[:3])))
+        current = saved.get(row["artist_id"])
+        st.feedback(
+            "stars",
+            key=key,
+            default=None if current is None else current - 1,
+            on_change=save,
+            args=(row["artist_id"], key),
+        )
+
+
+st.title("⭐ Rate artists")
+if flash:
+    st.success(flash)
+survey = ui.call("survey_artists", SURVEY, exclude=tuple(sorted(skipped)), seed=seed)
+if survey is None:
+    st.stop()
+rated = sum(a in saved for a in survey["artist_id"])
+st.progress(
+    rated / SURVEY, text=f"{rated} of {SURVEY} rated · {len(saved)} ratings saved as “{profile}”"
+)
+if rated >= 3:
+    st.page_link(ui.FOR_YOU, label="See your recommendations", icon="🎁")
+cols = st.columns(2)
+for i, (_, row) in enumerate(survey.iterrows()):
+    with cols[i % 2]:
+        stars(row, "survey")
+if st.button("Show me other artists", help="Artists you have not rated are swapped for new ones"):
+    skipped.update(a for a in survey["artist_id"] if a not in saved)
+    st.session_state["survey_seed"] = seed + 1
+    st.rerun()
+
+with st.expander("Find an artist to rate"):
+    needle = st.text_input("Artist name", key="find_artist", max_chars=100)
+    hits = ui.call("find_artists", needle, k=5) if needle.strip() else None
+    for _, row in hits.iterrows() if hits is not None else []:
+        stars(row, "find")
+    if hits is not None and hits.empty:
+        st.caption("No artist by that name in the catalog.")
+
+st.subheader("Your ratings")
+if saved:
+    table = store.table(profile)
+    table["name"] = table["artist_id"].map(engine.artists["name"]).fillna("(not in this catalog)")
+    st.dataframe(table[["name", "stars", "updated_at", "artist_id"]], hide_index=True)
+    st.download_button(
+        "Export CSV", store.export_csv(profile), f"ratings-{profile}.csv", "text/csv"
+    )
+else:
+    st.info("No ratings yet: click the stars above.")
+upload = st.file_uploader("Import a ratings CSV (columns artist_id, stars)", type=["csv"])
+if upload is not None and st.button("Import", key="import"):
+    try:
+        count = store.import_csv(profile, upload.getvalue(), known=set(engine.artists.index))
+        st.session_state["ratings_version"] = version + 1
+        st.session_state["ratings_flash"] = f"Imported {count} ratings."
+        st.rerun()
+    except ImportRejected as exc:
+        st.error(str(exc))
+confirm = bool(saved) and st.toggle("Delete ratings…", key="delete_toggle")
+if confirm and st.button(f"Delete all {len(saved)} ratings of “{profile}”", type="primary"):
+    store.delete_profile(profile)
+    st.session_state["ratings_version"] = version + 1
+    st.rerun()

@@ -1,0 +1,89 @@
+"""Similar: one track or artist with its sound profile, and its neighbours from each model side by side."""
+
+import pandas as pd
+import streamlit as st
+
+from tunescout import explore, ui
+
+ui.ensure_routed(__file__)
+
+MODELS = {
+    "cosine": "Audio (cosine)",
+    "als": "Co-listening (ALS)",
+    "semantic": "Text (MiniLM)",
+    "hybrid": "Hybrid",
+}
+engine = ui.require_engine()
+st.title("🔎 Similar")
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def names(kind: str, build: str):
+    """id, name, artist and popularity of every track or artist, for the name search."""
+    table = engine.catalog.tracks if kind == "track" else engine.catalog.artists
+    cols = {f"{kind}_id": "id", "name": "name", "artist_name": "artist", "popularity": "popularity"}
+    return table[[c for c in cols if c in table]].rename(columns=cols)
+
+
+def choose(kind: str) -> None:
+    """Show the picked match (only when the pick changes, so neighbour clicks are not overridden)."""
+    if st.session_state[f"sim_pick_{kind}"]:
+        st.query_params.pop("track" if kind == "artist" else "artist", None)
+        st.query_params[kind] = st.session_state[f"sim_pick_{kind}"]
+
+
+kind = (
+    st.segmented_control(
+        "Find neighbours of a",
+        ["track", "artist"],
+        default="artist" if "artist" in st.query_params else "track",
+        key="sim_kind",
+    )
+    or "track"
+)
+needle = st.text_input(f"Search {kind}s by name", key=f"sim_find_{kind}", max_chars=100)
+table = engine.tracks if kind == "track" else engine.artists
+if needle.strip():
+    hits = explore.find(names(kind, engine.build.id), needle, 20)
+    suffix = " — " + hits["artist"] if kind == "track" else ""
+    labels = dict(zip(hits["id"], hits["name"] + suffix, strict=True))
+    st.selectbox(
+        f"{len(labels)} matches",
+        list(labels),
+        format_func=labels.get,
+        index=None,
+        key=f"sim_pick_{kind}",
+        placeholder="pick one",
+        on_change=choose,
+        args=(kind,),
+    )
+    if labels and st.query_params.get(kind) not in table.index:
+        st.query_params[kind] = next(iter(labels))  # show the best match until one is picked
+item = st.query_params.get(kind)
+if item not in table.index:
+    st.info(f"Search {kind}s by name above, or press 🔎 More like this on any result.")
+    st.stop()
+
+row = table.loc[item]
+ui.detail(row, "sim_item", kind, text=None)
+st.caption(ui.escape(", ".join(list(row["genres"])[:5]) or "no genres listed"))
+for col, (model, label) in zip(st.columns(4), MODELS.items(), strict=True):
+    with col:
+        st.markdown(f"**{label}**")
+        found = ui.call(f"similar_{kind}s", item, k=10, model=model)
+        if found is None or found.empty:
+            st.caption("No neighbours from this model here (e.g. no listening data).")
+            continue
+        label = found["name"] + (" — " + found["artist_name"] if kind == "track" else "")
+        shown = pd.DataFrame({kind: label, "score": found["score"]})
+        event = st.dataframe(
+            shown,
+            hide_index=True,
+            key=f"nb_{model}_{item}",
+            on_select="rerun",
+            selection_mode="single-row",
+            column_config={"score": st.column_config.NumberColumn(format="%.2f")},
+        )
+        if event.selection.rows:
+            st.query_params[kind] = found[f"{kind}_id"].iloc[event.selection.rows[0]]
+            st.rerun()

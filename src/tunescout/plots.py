@@ -1,0 +1,260 @@
+"""Plotly figure builders shared by the app's pages: the embedding scatter, a feature radar,
+result-vs-catalog distributions and evaluation bar charts.
+
+Plotly reads ``<b>``, ``<br>`` and entities in labels as markup, so every piece of data text
+(track names, genres, model names, queries) is HTML-escaped here and always shows literally.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from tunescout.catalog import UNIT_FEATURES
+
+AXES = ("x", "y", "z")
+QUALITATIVE = px.colors.qualitative.Plotly + px.colors.qualitative.Dark24
+MUTED = "#9e9e9e"
+
+
+def escape_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text column HTML-escaped (numbers untouched)."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: html.escape(str(v)) if isinstance(v, str) else v)
+    return out
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _marks(frame: pd.DataFrame, dims: int, name: str, marker: dict) -> go.Scatter | go.Scatter3d:
+    """A trace drawn over the main scatter to mark chosen points."""
+    text = frame["name"].fillna("").astype(str)
+    coords = {axis: frame[axis] for axis in AXES[:dims]}
+    trace = go.Scatter3d if dims == 3 else go.Scatter
+    return trace(**coords, mode="markers", name=name, text=text, marker=marker, hoverinfo="text")
+
+
+def explorer_scatter(
+    frame: pd.DataFrame,
+    color: str,
+    hover: Sequence[str] = (),
+    selected: str | None = None,
+    neighbours: Sequence[str] = (),
+    title: str = "",
+    muted: Sequence[str] = ("other", "(no genre)"),
+    height: int = 600,
+) -> go.Figure:
+    """The 2D or 3D projection: one point per item, coloured, with chosen points marked.
+
+    Args:
+        frame: Columns ``id``, ``name``, ``x``, ``y`` (and ``z`` for 3D), ``color`` and ``hover``.
+        color: Column to colour by: categories get a legend, numbers a colour scale.
+        hover: Columns shown on hover besides the name.
+        selected: Id of the point to mark large with an outline.
+        neighbours: Ids to ring (e.g. the selected point's nearest neighbours).
+        title: Figure title.
+        muted: Categories drawn in grey (catch-alls that would otherwise dominate the colours).
+        height: Figure height in pixels.
+
+    Returns:
+        A scatter (WebGL in 2D) with ``customdata[0]`` holding each point's id.
+    """
+    dims = 3 if "z" in frame else 2
+    data = escape_text(frame)
+    numeric = _is_numeric(frame[color])
+    if not numeric:  # most common category first, so the legend reads in order of size
+        order = frame[color].value_counts().index.map(lambda v: html.escape(str(v))).tolist()
+    common = {
+        "color": color,
+        "hover_name": "name",
+        "hover_data": {col: True for col in hover if col != "name"}
+        | dict.fromkeys(AXES[:dims], False),
+        "custom_data": ["id"],
+        "title": title,
+        "color_continuous_scale": "Viridis",
+        "category_orders": {} if numeric else {color: order},
+        "color_discrete_sequence": QUALITATIVE,
+        "color_discrete_map": {html.escape(m): MUTED for m in muted},
+    }
+    if dims == 3:
+        fig = px.scatter_3d(data, x="x", y="y", z="z", **common)
+        fig.update_traces(marker={"size": 3})
+    else:
+        fig = px.scatter(data, x="x", y="y", render_mode="webgl", **common)
+        fig.update_traces(marker={"size": 5, "opacity": 0.8})
+    ringed = data[data["id"].isin(set(neighbours))]
+    if len(ringed):
+        ring = {
+            "size": 12 if dims == 2 else 6,
+            "color": "rgba(0,0,0,0)",
+            "line": {"width": 2, "color": "black"},
+        }
+        fig.add_trace(_marks(ringed, dims, "neighbours", ring))
+    chosen = data[data["id"] == selected]
+    if len(chosen):
+        star = {
+            "size": 18 if dims == 2 else 9,
+            "color": "gold",
+            "symbol": "diamond",
+            "line": {"width": 2, "color": "black"},
+        }
+        fig.add_trace(_marks(chosen, dims, "selected", star))
+    fig.update_layout(
+        height=height,
+        legend={"itemsizing": "constant"},
+        margin={"l": 0, "r": 0, "t": 40 if title else 10, "b": 0},
+    )
+    return fig
+
+
+def feature_radar(
+    item: Mapping[str, float],
+    reference: Mapping[str, float],
+    item_label: str = "item",
+    reference_label: str = "catalog median",
+    features: Sequence[str] = UNIT_FEATURES,
+) -> go.Figure:
+    """An item's 0–1 audio features against a reference profile on one radar.
+
+    Args:
+        item: Feature name to value (missing features are drawn at 0).
+        reference: The profile to compare with, e.g. the catalog median.
+        item_label, reference_label: Legend names.
+        features: Which features, in order around the circle (0–1 features by default).
+    """
+    axes = list(features)
+    fig = go.Figure()
+    for label, values, fill in ((reference_label, reference, "none"), (item_label, item, "toself")):
+        r = [float(values.get(f, 0.0) or 0.0) for f in axes]
+        fig.add_trace(
+            go.Scatterpolar(
+                r=[*r, r[0]], theta=[*axes, axes[0]], name=html.escape(label), fill=fill
+            )
+        )
+    fig.update_layout(
+        polar={"radialaxis": {"range": [0, 1]}}, showlegend=True, margin={"t": 30, "b": 30}
+    )
+    return fig
+
+
+def distribution(
+    results: pd.DataFrame,
+    catalog: pd.DataFrame,
+    feature: str,
+    labels: tuple[str, str] = ("results", "catalog"),
+    bins: int = 20,
+) -> go.Figure:
+    """How ``feature`` is distributed among results against the whole catalog (each in % of its rows).
+
+    Both histograms share the same bins, so their bars line up.
+    """
+    values = pd.concat([results[feature], catalog[feature]]).dropna()
+    lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    size = (hi - lo) / bins if hi > lo else 1.0
+    fig = go.Figure()
+    for label, frame in zip(labels, (results, catalog), strict=True):
+        fig.add_trace(
+            go.Histogram(
+                x=frame[feature].dropna(),
+                name=html.escape(label),
+                histnorm="percent",
+                xbins={"start": lo, "end": hi + size, "size": size},
+                opacity=0.6,
+            )
+        )
+    fig.update_layout(barmode="overlay", xaxis_title=feature, yaxis_title="% of items")
+    return fig
+
+
+def metrics_frame(models: Mapping[str, Mapping[str, Mapping[str, float]]]) -> pd.DataFrame:
+    """``{model: {metric: {"mean", "std"}}}`` as a tidy table: ``model, metric, mean, std``.
+
+    A metric given as a bare number gets a ``std`` of NaN.
+    """
+    rows = []
+    for model, metrics in models.items():
+        for metric, value in metrics.items():
+            stats = value if isinstance(value, Mapping) else {"mean": value}
+            rows.append(
+                {
+                    "model": str(model),
+                    "metric": str(metric),
+                    "mean": float(stats.get("mean", np.nan)),
+                    "std": float(stats.get("std", np.nan)),
+                }
+            )
+    return pd.DataFrame(rows, columns=["model", "metric", "mean", "std"])
+
+
+def metric_bars(
+    table: pd.DataFrame, metrics: Sequence[str] | None = None, wrap: int = 3
+) -> go.Figure:
+    """One small bar chart per metric (own y scale), a bar per model with ± std error bars.
+
+    Args:
+        table: :func:`metrics_frame` output.
+        metrics: Which metrics, in order (all by default).
+        wrap: Charts per row.
+    """
+    chosen = list(metrics) if metrics is not None else list(dict.fromkeys(table["metric"]))
+    data = escape_text(table[table["metric"].isin(chosen)])
+    fig = px.bar(
+        data,
+        x="model",
+        y="mean",
+        color="model",
+        error_y="std",
+        facet_col="metric",
+        facet_col_wrap=wrap,
+        category_orders={"metric": [html.escape(m) for m in chosen]},
+        facet_row_spacing=0.12,
+    )
+    fig.update_yaxes(matches=None, showticklabels=True, title=None)
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    rows = -(-len(chosen) // wrap)
+    fig.update_layout(height=max(300, 240 * rows), legend_title_text="model")
+    return fig
+
+
+def query_scores(
+    queries: pd.DataFrame,
+    text: str = "query",
+    scores: Sequence[str] = ("score",),
+    names: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Horizontal bars of each query's score(s), sorted by the first score, best at the top.
+
+    Args:
+        queries: One row per query.
+        text: Column holding the query text.
+        scores: Score columns to compare side by side (e.g. the product and a baseline).
+        names: Legend names of the score columns.
+    """
+    names = dict(names or {})
+    ordered = queries.sort_values(scores[0], ascending=True, kind="stable")
+    long = ordered.melt(
+        id_vars=[text], value_vars=list(scores), var_name="series", value_name="value"
+    )
+    long["series"] = long["series"].map(lambda c: names.get(c, c))
+    data = escape_text(long)
+    fig = px.bar(
+        data, x="value", y=text, color="series", orientation="h", barmode="group",
+        color_discrete_sequence=QUALITATIVE,
+    )  # fmt: skip
+    fig.update_layout(
+        height=max(300, (14 + 10 * len(scores)) * len(ordered) + 80),
+        yaxis_title=None,
+        xaxis_title="score",
+        legend_title_text=None,
+    )
+    return fig
