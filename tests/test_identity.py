@@ -98,7 +98,9 @@ def test_case_variants_inside_one_source_merge() -> None:
 
 
 def test_one_source_listing_a_name_twice_means_two_artists() -> None:
-    m = resolved(rec("synthetic", "1", "Nova", tags=["pop"]), rec("synthetic", "2", "Nova", tags=["pop"]))
+    m = resolved(
+        rec("synthetic", "1", "Nova", tags=["pop"]), rec("synthetic", "2", "Nova", tags=["pop"])
+    )
     assert m["artist_id"].nunique() == 2
 
 

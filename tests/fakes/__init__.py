@@ -20,7 +20,9 @@ def serve(handler: type[BaseHTTPRequestHandler], **state: object) -> Iterator[Th
     for name, value in state.items():
         setattr(server, name, value)
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
