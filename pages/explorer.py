@@ -9,6 +9,8 @@ import streamlit as st
 from tunescout import explore, plots, ui
 from tunescout.catalog import AUDIO_FEATURES
 
+ui.ensure_routed(__file__)
+
 SAMPLINGS = ("uniform random", "stratified by genre")
 
 

@@ -10,6 +10,8 @@ import streamlit as st
 
 from tunescout import plots, ui
 
+ui.ensure_routed(__file__)
+
 EVALUATE = "python scripts/evaluate.py"
 CHARTED = (
     "ndcg@10",

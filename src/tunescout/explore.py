@@ -152,12 +152,7 @@ def sample(
 
 def _umap(vectors: np.ndarray, dims: int, seed: int) -> np.ndarray:
     # Imported on use: umap pulls in numba, whose start-up costs seconds on every page load.
-    import numba
     import umap
-
-    # numba's parallel kernels otherwise keep a pool of spinning threads that slowed the torch
-    # and ALS work later in the same process about fourfold (measured in the test suite).
-    numba.set_num_threads(1)
 
     neighbours = max(2, min(15, len(vectors) - 1))
     # Below 4,096 points UMAP finds neighbours by brute force: 15 s for 3,000 MiniLM vectors
