@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tunescout.errors import DataMissingError
 from tunescout.indexes import store
 
 
@@ -28,6 +29,12 @@ def test_real_engine_answers_every_kind_of_question(real_engine) -> None:
     recs = real_engine.recommend({radiohead: 5, portishead: 5}, k=10)
     assert len(recs) == 10 and recs["reason"].str.contains("Radiohead|Portishead").any()
     assert len(real_engine.recommend_for_user("hetrec:2", k=10)) == 10
-    track = real_engine.catalog.tracks["track_id"].iloc[0]
+    listened = set(real_engine.als.ids)
+    tracks = real_engine.catalog.tracks
+    track = tracks.loc[tracks["artist_id"].isin(listened), "track_id"].iloc[0]
     for model in ("cosine", "als", "semantic", "hybrid"):
         assert len(real_engine.similar_tracks(track, k=5, model=model)) == 5
+    unheard = tracks.loc[~tracks["artist_id"].isin(listened), "track_id"].iloc[0]
+    with pytest.raises(DataMissingError, match="no listening data for"):
+        real_engine.similar_tracks(unheard, k=5, model="als")
+    assert len(real_engine.similar_tracks(unheard, k=5, model="hybrid")) == 5

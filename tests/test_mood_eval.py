@@ -122,6 +122,9 @@ def test_bad_annotations_are_rejected(kwargs: dict) -> None:
         MoodQuery("q", **kwargs)
 
 
+KNOWN_GAPS = ("songs that make me smile",)
+
+
 @pytest.mark.slow
 def test_mood_search_meets_target_on_real_spotify_songs(real_engine) -> None:
     """The issue's target on the 28k TidyTuesday songs with measured features, via the Engine."""
@@ -136,7 +139,10 @@ def test_mood_search_meets_target_on_real_spotify_songs(real_engine) -> None:
     assert result["all"]["genre_mean"] >= 0.90
     assert result["dev"]["features_min"] >= 0.65
     assert result["heldout"]["features_mean"] >= 0.85
-    # Known gap (docs/MOOD_SEARCH.md): one held-out paraphrase ("songs that make me smile")
-    # scores 0.52 because "smile" sits below the paraphrase threshold; the floor guards the rest.
-    assert result["heldout"]["features_min"] >= 0.5
+    # The per-query floor holds for every query but one documented held-out gap
+    # (docs/EVALUATION.md): "smile" sits below the paraphrase threshold of the "happy"
+    # prototypes. Fixing it needs a fresh held-out set, not tuning on this one.
+    scores = result["per_query"].set_index("text")["score"]
+    assert scores.drop(list(KNOWN_GAPS)).min() >= 0.65
+    assert set(KNOWN_GAPS) <= set(scores.index)
     assert result["all"]["features_mean"] > baseline["all"]["features_mean"] + 0.2

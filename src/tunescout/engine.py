@@ -380,7 +380,9 @@ class Engine:
         out = self.artist_info(chosen)
         out["score"] = fused[chosen].to_numpy()
         for name in rank.MODELS:  # each model's normalised score, beside the catalog columns
-            out[f"score_{name}"] = rank.normalize(table[name].to_numpy())[table.index.get_indexer(chosen)]
+            out[f"score_{name}"] = rank.normalize(table[name].to_numpy())[
+                table.index.get_indexer(chosen)
+            ]
         out["reason"] = self._reasons(chosen, profile)
         return out
 
@@ -596,6 +598,17 @@ class Engine:
 
     def _neighbours(self, kind: str, item: str, k: int, model: str) -> pd.Series:
         """Neighbour scores of one item from one model, or fused from all three."""
+        scores = self._model_neighbours(kind, item, k, model)
+        if scores.empty and model in ("als", "cosine"):
+            artist = item if kind == "artists" else self.tracks.at[item, "artist_id"]
+            needs = "listening data" if model == "als" else "audio features"
+            raise DataMissingError(
+                f"the {model} model has no {needs} for {self.artists.at[artist, 'name']}: "
+                "try the hybrid or semantic neighbours"
+            )
+        return scores
+
+    def _model_neighbours(self, kind: str, item: str, k: int, model: str) -> pd.Series:
         models = {
             "cosine": self._content_neighbours,
             "als": self._als_neighbours,
