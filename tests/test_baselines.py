@@ -123,9 +123,7 @@ HETREC = Path(__file__).resolve().parents[2] / "shared/data/hetrec2011-lastfm-2k
 
 
 @pytest.mark.slow
-def test_blended_ease_matches_ease_on_hetrec():
-    if not HETREC.exists():
-        pytest.skip(f"{HETREC} is not there")
+def test_blended_ease_matches_ease_on_hetrec(shared_data):
     data = pd.read_csv(HETREC, sep="\t").rename(
         columns={"userID": "user_id", "artistID": "artist_id"}
     )

@@ -214,8 +214,7 @@ def _ndcg_at_10(index: CollaborativeIndex, test: pd.DataFrame) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HETREC.exists(), reason="HetRec Last.fm 2K not present")
-def test_hetrec_holdout_ndcg() -> None:
+def test_hetrec_holdout_ndcg(shared_data) -> None:
     raw = pd.read_csv(HETREC, sep="\t").sample(frac=1.0, random_state=0)
     raw["user_id"] = raw.pop("userID").astype(str)
     raw["artist_id"] = raw.pop("artistID").astype(str)

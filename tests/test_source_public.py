@@ -29,8 +29,6 @@ HETREC = SHARED / "hetrec2011-lastfm-2k"
 # The original zip has CRLF endings in these members (see PROVENANCE.txt) and LF in artists.dat.
 CRLF_MEMBERS = ("tags.dat", "user_artists.dat", "user_friends.dat")
 
-pytestmark = pytest.mark.skipif(not HETREC.is_dir(), reason="needs ../shared/data")
-
 
 class FileHandler(BaseHTTPRequestHandler):
     """Serves ``server.files`` (path → bytes); ``server.truncated`` paths stop halfway."""
@@ -177,7 +175,6 @@ def test_bad_hetrec_zip_raises_and_caches_nothing(path, message, server, tmp_pat
 
 @pytest.mark.slow  # parses the full data sets (about 6 s)
 def test_collect_public_returns_both_bundles_with_licence_notes(server, tmp_path):
-    pytest.importorskip("tunescout.sources.files")
     settings = Settings(data_dir=tmp_path)
     tidy, hetrec = collect_public(
         settings,
