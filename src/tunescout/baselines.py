@@ -536,7 +536,7 @@ class EASE(ItemItemRecommender):
         self.similarity = b if self.neighbours is None else prune_rows(b, self.neighbours)
 
 
-class BlendedEASE(ItemItemRecommender):
+class BlendedEASE(EASE):
     """EDLAE on log-scaled plays blended with RP3beta into one sparse item-item matrix.
 
     ``B = B_edlae / s_e + rp3_weight * B_rp3 / s_r``, each part divided by the standard deviation
@@ -572,21 +572,15 @@ class BlendedEASE(ItemItemRecommender):
         min_users: int = 2,
         **kwargs,
     ) -> None:
-        super().__init__(weighting=weighting, min_users=min_users, **kwargs)
-        if not 0 <= dropout < 1:
-            raise InputError(f"dropout must lie in [0, 1), got {dropout}")
-        self.l2, self.dropout, self.neighbours = l2, dropout, neighbours
+        super().__init__(l2, dropout, neighbours, weighting, min_users, **kwargs)
         self.rp3_weight, self.rp3_alpha, self.rp3_beta = rp3_weight, rp3_alpha, rp3_beta
 
     def _config(self) -> dict:
         return {
             **super()._config(),
-            "l2": self.l2,
-            "dropout": self.dropout,
             "rp3_weight": self.rp3_weight,
             "rp3_alpha": self.rp3_alpha,
             "rp3_beta": self.rp3_beta,
-            "neighbours": self.neighbours,
         }
 
     def _fit(self, x: sp.csr_matrix) -> None:
