@@ -86,10 +86,11 @@ class CountingEncoder:
     def __init__(self, encoder) -> None:
         self.inner, self.texts = encoder, []
         self.name, self.dim, self.backend = encoder.name, encoder.dim, encoder.backend
+        self.document_precision = encoder.document_precision
 
-    def encode(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode_documents(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         self.texts += list(texts)
-        return self.inner.encode(texts, batch_size=batch_size, progress=progress)
+        return self.inner.encode_documents(texts, batch_size=batch_size, progress=progress)
 
 
 @pytest.fixture(scope="session")
@@ -240,7 +241,7 @@ def test_incremental_build_reencodes_only_changed_documents(big_catalog, big_ind
     np.testing.assert_allclose(
         rebuilt.index().vectors_of(unchanged), big_index.index().vectors_of(unchanged), atol=1e-6
     )
-    fresh = encoder.encode([documents(changed).loc["t100"]])[0]
+    fresh = encoder.encode_documents([documents(changed).loc["t100"]])[0]
     np.testing.assert_allclose(rebuilt.index().vectors_of(["t100"])[0], fresh, atol=1e-5)
     assert not np.allclose(big_index.index().vectors_of(["t100"])[0], fresh, atol=1e-3)
 
@@ -287,3 +288,19 @@ def test_real_songs_mood_search(shared_data, encoder):
     counting = CountingEncoder(encoder)
     SemanticIndex.build(cat, previous=index, encoder=counting)
     assert counting.texts == []
+
+
+def test_document_encoding_matches_fp32_queries_space(encoder):
+    texts = [
+        "Hurt by Johnny Cash. Genres: country. Mood: sad, melancholic, gloomy, acoustic.",
+        "Till I Collapse by Eminem. Genres: hip hop, rap. Mood: angry, intense, energetic.",
+        "Clair de Lune by Claude Debussy. Genres: classical. Mood: calm, peaceful, instrumental.",
+        "Dancing Queen by ABBA. Genres: pop, disco. Released in 1976, 70s. Mood: happy, danceable.",
+    ] * 5  # more than one query batch, so the build path runs on all threads
+    fast = encoder.encode_documents(texts)
+    exact = encoder.encode(texts[:4])
+    assert fast.shape == (20, encoder.dim) and fast.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(fast[:4] * exact, axis=1)) > 0.999
+    queries = encoder.encode(["sad country", "aggressive rap", "calm piano", "happy disco"])
+    assert (np.argmax(queries @ fast[:4].T, axis=1) == np.arange(4)).all()

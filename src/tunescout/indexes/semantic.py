@@ -210,7 +210,7 @@ def _embed(
     new_hashes, first, inverse = np.unique(hashes[todo], return_index=True, return_inverse=True)
     if len(new_hashes):
         texts = docs.to_numpy()[todo][first]
-        encoded = encoder.encode(list(texts), batch_size=batch_size, progress=progress)
+        encoded = encoder.encode_documents(list(texts), batch_size=batch_size, progress=progress)
         vectors[todo] = encoded[inverse]
     return vectors, len(new_hashes), int((~todo).sum())
 
@@ -309,6 +309,7 @@ class SemanticIndex:
             "model": encoder.name,
             "dim": encoder.dim,
             "backend": encoder.backend,
+            "precision": encoder.document_precision,
             "method": {kind: indexes[kind].method for kind in KINDS},
             "stats": stats,
         }
