@@ -20,7 +20,7 @@ from tunescout.catalog import AUDIO_FEATURES, as_list
 from tunescout.errors import InputError, UnknownIdError
 
 DIRECTIONS = ("high", "low")
-SPLITS = ("dev", "heldout", "heldout2")
+SPLITS = ("dev", "heldout", "heldout2", "heldout3")
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,9 @@ class MoodQuery:
         genre: The catalog genre a genre query asks for (``None`` for a mood query).
         split: ``"dev"`` (used while tuning), ``"heldout"`` (written with the dev set in the first
             session; one of its failures was then studied, so it no longer counts as unseen) or
-            ``"heldout2"`` (written in the second session before the intent mapping was changed,
-            scored once afterwards).
+            ``"heldout2"`` (written in the second session before the intent mapping was changed;
+            two of its failures were then studied) or ``"heldout3"`` (written by a second annotator
+            who never saw the lexicon or the code, scored once after the last change).
     """
 
     text: str
@@ -159,6 +160,43 @@ QUERIES: tuple[MoodQuery, ...] = (
     _g("hard rock guitar riffs", "rock", "heldout2"),
     _g("slow r&b love songs", "r&b", "heldout2"),
     _g("top 40 pop", "pop", "heldout2"),
+    # Written by a second annotator blind to the lexicon and code (2026-11-22).
+    _q("chill vibes for a lazy afternoon", "heldout3", energy="low"),
+    _q("heartbroken and can't stop thinking about them", "heldout3", valence="low"),
+    _q("songs to dance to at a wedding", "heldout3", danceability="high", valence="high"),
+    _q("late night study session no lyrics", "heldout3", instrumentalness="high", energy="low"),
+    _q("feel good summer road trip", "heldout3", valence="high", energy="high"),
+    _q("calm acoustic guitar to unwind", "heldout3", acousticness="high", energy="low"),
+    _q("hype tracks before the big game", "heldout3", energy="high"),
+    _q("gloomy melancholy tunes for grey days", "heldout3", valence="low"),
+    _q("falling asleep after a long day", "heldout3", energy="low", loudness="low"),
+    _q("running playlist to keep my pace up", "heldout3", energy="high", tempo="high"),
+    _q("live concert recordings with crowd noise", "heldout3", liveness="high"),
+    _q("spoken word and poetry vibes", "heldout3", speechiness="high"),
+    _q("unplugged stripped back love songs", "heldout3", acousticness="high"),
+    _q("pure euphoria and good vibes only", "heldout3", valence="high", energy="high"),
+    _q("rage tracks to scream along to", "heldout3", energy="high", loudness="high"),
+    _q(
+        "soft piano for reading",
+        "heldout3",
+        instrumentalness="high",
+        acousticness="high",
+        energy="low",
+    ),
+    _q("club bangers to get the crowd moving", "heldout3", danceability="high", energy="high"),
+    _q("meditation and deep relaxation", "heldout3", energy="low", loudness="low"),
+    _q("cheerful songs for cleaning the house", "heldout3", valence="high", energy="high"),
+    _q("lonely 3am thoughts", "heldout3", valence="low", energy="low"),
+    _q("slow dance with my partner", "heldout3", tempo="low", energy="low"),
+    _q("quiet background music for dinner", "heldout3", energy="low", loudness="low"),
+    _q("sunny morning wake up songs", "heldout3", valence="high"),
+    _q("grooves that make you wanna move", "heldout3", danceability="high"),
+    _g("trap bangers from atlanta", "rap", "heldout3"),
+    _g("reggaeton perreo hits", "latin", "heldout3"),
+    _g("90s grunge and alt guitar rock", "rock", "heldout3"),
+    _g("smooth neo soul slow jams", "r&b", "heldout3"),
+    _g("festival drops and big room house", "edm", "heldout3"),
+    _g("catchy top 40 radio pop", "pop", "heldout3"),
 )
 
 
