@@ -10,7 +10,7 @@ from tunescout.catalog import Catalog, empty, validate
 from tunescout.errors import InputError
 from tunescout.filters import Filters, FilterTable
 from tunescout.indexes.semantic import SemanticIndex
-from tunescout.mood import MoodSearch
+from tunescout.mood import MOODS, MoodSearch, _singular
 
 NEUTRAL = {
     "danceability": 0.55,
@@ -127,6 +127,29 @@ def test_paraphrase_maps_like_the_listed_word(mood: MoodSearch) -> None:
     assert heartbroken.words == ["heartbroken"]
 
 
+@pytest.mark.parametrize(
+    ("word", "singular"),
+    [("lullabies", "lullaby"), ("ballads", "ballad"), ("party anthems", "party anthem")]
+    + [(w, w) for w in ("blues", "bass", "chorus", "dance", "jazz")],
+)
+def test_singular(word: str, singular: str) -> None:
+    assert _singular(word) == singular
+
+
+def test_plural_of_a_lexicon_word_maps_like_the_word(mood: MoodSearch) -> None:
+    sleep = next(m for m in MOODS if m.name == "sleep")
+    plural = mood.intent("lullabies for a baby")
+    assert plural.words == ["lullabies"]
+    assert plural.targets == {f: t for f, (t, _) in sleep.targets.items()}
+    assert plural.weights == {f: w for f, (_, w) in sleep.targets.items()}
+
+
+def test_slow_dance_is_slow_not_danceable(mood: MoodSearch) -> None:
+    intent = mood.intent("slow dance with my partner")
+    assert intent.targets["tempo"] < 90 and intent.weights["tempo"] == 1.0
+    assert "danceability" not in intent.targets
+
+
 def test_unrelated_words_imply_nothing(mood: MoodSearch) -> None:
     intent = mood.intent("Number Three")
     assert intent.strength < 0.3
@@ -195,3 +218,14 @@ def test_bad_k_and_mask_are_rejected(mood: MoodSearch) -> None:
         mood.search("happy", k=0)
     with pytest.raises(InputError, match="mask"):
         mood.search("happy", mask=np.ones(3, dtype=bool))
+
+
+def test_cached_phrase_vectors_give_the_same_intent_and_results(mood: MoodSearch) -> None:
+    first = mood.search("sad slow piano for a rainy night", k=5)
+    cached = len(mood._gram_cache)
+    assert cached > 0
+    again = mood.search("sad slow piano for a rainy night", k=5)
+    assert len(mood._gram_cache) == cached
+    pd.testing.assert_frame_equal(first, again)
+    mood._gram_cache.clear()
+    pd.testing.assert_frame_equal(mood.search("sad slow piano for a rainy night", k=5), first)

@@ -101,7 +101,7 @@ def test_query_set_is_large_annotated_and_split() -> None:
     moods = [q for q in QUERIES if q.kind == "features"]
     genres = [q for q in QUERIES if q.kind == "genre"]
     assert len(moods) >= 30 and len(genres) >= 8
-    for split in ("dev", "heldout"):
+    for split in ("dev", "heldout", "heldout2", "heldout3"):
         assert sum(q.split == split for q in moods) >= 15
         assert sum(q.split == split for q in genres) >= 4
     assert len({q.text for q in QUERIES}) == len(QUERIES)
@@ -122,9 +122,6 @@ def test_bad_annotations_are_rejected(kwargs: dict) -> None:
         MoodQuery("q", **kwargs)
 
 
-KNOWN_GAPS = ("songs that make me smile",)
-
-
 @pytest.mark.slow
 def test_mood_search_meets_target_on_real_spotify_songs(real_engine) -> None:
     """The issue's target on the 28k TidyTuesday songs with measured features, via the Engine."""
@@ -137,12 +134,11 @@ def test_mood_search_meets_target_on_real_spotify_songs(real_engine) -> None:
     assert (result["per_query"]["n"] == 20).all()
     assert result["all"]["features_mean"] >= 0.85
     assert result["all"]["genre_mean"] >= 0.90
-    assert result["dev"]["features_min"] >= 0.65
-    assert result["heldout"]["features_mean"] >= 0.85
-    # The per-query floor holds for every query but one documented held-out gap
-    # (docs/EVALUATION.md): "smile" sits below the paraphrase threshold of the "happy"
-    # prototypes. Fixing it needs a fresh held-out set, not tuning on this one.
+    for split in ("dev", "heldout", "heldout2", "heldout3"):
+        assert result[split]["features_mean"] >= 0.85, split
+        assert result[split]["genre_min"] >= 0.90, split
+    # Every one of the 111 queries clears the floor (docs/EVALUATION.md gives the first-pass
+    # scores of each held-out set, before the failures it revealed were fixed).
     scores = result["per_query"].set_index("text")["score"]
-    assert scores.drop(list(KNOWN_GAPS)).min() >= 0.65
-    assert set(KNOWN_GAPS) <= set(scores.index)
+    assert scores.min() >= 0.65, scores.nsmallest(3)
     assert result["all"]["features_mean"] > baseline["all"]["features_mean"] + 0.2

@@ -73,6 +73,15 @@ MOODS: tuple[Mood, ...] = (
             "sunny",
             "upbeat",
             "joy",
+            "smile",
+            "smiling",
+            "laugh",
+            "glad",
+            "delighted",
+            "blissful",
+            "cheery",
+            "elated",
+            "euphoric",
         ),
     ),
     Mood(
@@ -196,7 +205,7 @@ MOODS: tuple[Mood, ...] = (
     Mood(
         "slow",
         {"tempo": (75.0, 1.0), "energy": (0.4, 0.4)},
-        ("slow", "slowly", "downtempo", "slow songs", "ballad tempo"),
+        ("slow", "slowly", "downtempo", "slow songs", "slow dance", "slow dancing"),
     ),
     Mood(
         "fast",
@@ -271,6 +280,7 @@ _MAX_GRAM = 3
 # Cosine of a query phrase to a prototype: below _SIM_LO it implies nothing, from _SIM_HI fully.
 _SIM_LO, _SIM_HI = 0.5, 0.8
 _POOL = 400
+_GRAM_CACHE = 20_000  # vectors of query phrases kept (384 floats each: about 30 MB when full)
 _GENRE_BONUS = 1.0
 # With a strong intent the feature fit carries this share of the score; semantic the rest.
 _FIT_SHARE = 0.75
@@ -329,6 +339,16 @@ def _grams(tokens: list[str]) -> list[tuple[str, range]]:
     return list(out.items())
 
 
+def _singular(phrase: str) -> str:
+    """The phrase with its last word made singular ("lullabies" → "lullaby", "ballads" → "ballad")."""
+    head, _, last = phrase.rpartition(" ")
+    if len(last) > 4 and last.endswith("ies"):
+        last = last[:-3] + "y"
+    elif len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is", "ues")):
+        last = last[:-1]
+    return f"{head} {last}" if head else last
+
+
 def _ramp(similarity: np.ndarray) -> np.ndarray:
     return np.clip((similarity - _SIM_LO) / (_SIM_HI - _SIM_LO), 0.0, 1.0)
 
@@ -377,6 +397,9 @@ class MoodSearch:
         self.genre_vocabulary: dict[str, str] = aliases | {g: g for g in vocab}
         self._encoder = encoder
         self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
+        phrases = [p for mood in MOODS for p in mood.phrases]
+        self._lexicon = {p: i for i, p in reversed(list(enumerate(phrases)))}
+        self._gram_cache: dict[str, np.ndarray] = {}
 
     @property
     def encoder(self) -> Encoder:
@@ -405,6 +428,22 @@ class MoodSearch:
                 used |= span
         return list(dict.fromkeys(genres)), phrases, used
 
+    def _encode_with_grams(self, text: str, grams: list[str]) -> np.ndarray:
+        """Vectors of ``text`` then each gram, in one encoder call; gram vectors are cached.
+
+        Query words recur ("sad", "party", "chill"), so most grams after the first few queries
+        cost nothing and a query is usually one short text to encode.
+        """
+        # Reads go through a local dict, so a concurrent query clearing the cache is harmless.
+        known = {g: self._gram_cache.get(g) for g in dict.fromkeys(grams)}
+        missing = [g for g, v in known.items() if v is None]
+        vectors = self.encoder.encode([text, *missing])
+        known.update(zip(missing, vectors[1:], strict=True))
+        if len(self._gram_cache) + len(missing) > _GRAM_CACHE:
+            self._gram_cache.clear()
+        self._gram_cache.update((g, known[g]) for g in missing)
+        return np.vstack([vectors[:1], *(known[g][None, :] for g in grams)])
+
     def _analyse(self, text: str) -> tuple[Intent, np.ndarray]:
         """The intent of ``text`` and its MiniLM vector (one encoder call for both)."""
         if not isinstance(text, str) or not text.strip():
@@ -413,7 +452,7 @@ class MoodSearch:
         genres, genre_phrases, used = self._detect_genres(tokens)
         rest = [t for i, t in enumerate(tokens) if i not in used]
         grams = _grams(rest)
-        vectors = self.encoder.encode([text.strip(), *(g for g, _ in grams)])
+        vectors = self._encode_with_grams(text.strip(), [g for g, _ in grams])
         intent = self._intent_from(grams, vectors[1:], " ".join(rest), vectors[0])
         intent.genres = genres
         intent.words = list(dict.fromkeys(genre_phrases + intent.words))
@@ -442,6 +481,12 @@ class MoodSearch:
             phrases.append(rest)
             vectors = np.vstack([gram_vectors, rest_vector[None, :]])
         sims = vectors @ protos.T
+        # MiniLM's word pieces make plurals drift ("lullabies" is 0.41 from "lullaby"): a phrase
+        # whose singular form is in the lexicon matches that entry exactly.
+        for i, phrase in enumerate(phrases):
+            hit = self._lexicon.get(_singular(phrase))
+            if hit is not None:
+                sims[i, hit] = 1.0
         best = sims.argmax(axis=1)
         strength = _ramp(sims[np.arange(len(phrases)), best])
         spans = [set(span) for _, span in grams] + [set()]

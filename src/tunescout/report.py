@@ -156,10 +156,10 @@ def run_mood(engine: Engine, k: int = 20) -> dict:
     """Mood-search quality (see :mod:`tunescout.mood_eval`) of ``search_mood`` against plain MiniLM.
 
     Returns:
-        ``summary`` (features mean/min, genre mean/min), ``splits`` (dev / held-out queries),
+        ``summary`` (features mean/min, genre mean/min), ``splits`` (dev and the three held-out sets),
         ``latency_ms``, ``baseline_summary`` and one row per query with both scores.
     """
-    from tunescout.mood_eval import evaluate_mood
+    from tunescout.mood_eval import SPLITS, evaluate_mood
 
     tracks = engine.catalog.tracks
     product = evaluate_mood(lambda q: engine.search_mood(q, k)["track_id"], tracks, k=k)
@@ -168,7 +168,7 @@ def run_mood(engine: Engine, k: int = 20) -> dict:
     queries["baseline"] = plain["per_query"]["score"].to_numpy()
     return {
         "summary": product["all"],
-        "splits": {split: product[split] for split in ("dev", "heldout") if split in product},
+        "splits": {split: product[split] for split in SPLITS if split in product},
         "latency_ms": product["latency_ms"],
         "baseline_summary": plain["all"],
         "queries": queries.to_dict("records"),
