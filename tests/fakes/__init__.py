@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,3 +32,20 @@ def serve(handler: type[BaseHTTPRequestHandler], **state: object) -> Iterator[Th
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def reset(handler: BaseHTTPRequestHandler) -> None:
+    """Drop the connection with a TCP reset instead of an answer (a crashed proxy or server)."""
+    handler.close_connection = True
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.connection.close()
+
+
+def truncated(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    """Promise ``body`` in ``Content-Length`` but send only its first half, then hang up."""
+    handler.close_connection = True
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body[: len(body) // 2])

@@ -10,7 +10,8 @@ in ``@attr`` (``page``, ``perPage``, ``totalPages``, ``total``), errors as
 ``artist``, ``user`` or ``tag`` parameter (``""`` for the chart) – to behaviours served first, one
 per request: ``"error:N"`` (Last.fm error N with HTTP 200), ``"http:S"`` (status S with an HTML
 body), ``"http:429:R"`` (429 with ``Retry-After: R``), ``"sleep:X"`` (answer after X seconds),
-``"malformed"`` (truncated JSON). ``server.total_pages`` overrides the reported ``totalPages`` per
+``"malformed"`` (a complete answer holding cut-off JSON), ``"truncated"`` (half the promised bytes,
+then the connection closes), ``"reset"`` (a TCP reset instead of an answer). ``server.total_pages`` overrides the reported ``totalPages`` per
 method; past the real last page ``server.past_end`` decides: ``"empty"`` or ``"repeat"`` (the last
 page again). Every request is recorded in ``server.calls`` as ``(monotonic time, params)``.
 """
@@ -23,6 +24,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote_plus, urlsplit
+
+from tests.fakes import reset, truncated
 
 FAKE_KEY = "fakekey0123456789abcdef0123456789"
 
@@ -204,6 +207,10 @@ class LastfmHandler(BaseHTTPRequestHandler):
             )
         elif kind == "malformed":
             self._send(200, b'{"toptags": {"tag": [{"count": 10', "application/json")
+        elif kind == "truncated":
+            truncated(self, b'{"toptags": {"tag": [{"count": 10, "name": "rock"}]}}')
+        elif kind == "reset":
+            reset(self)
         return True
 
     def _send(

@@ -3,8 +3,11 @@
 Data is a pure function of the request, so tests know the right answer. ``server.faults`` maps a
 route (``search``, ``playlist``, ``artists``, ``audio-features``, ``token``), or a route at one
 offset (``search@100``), to behaviours served first, one per request: an HTTP status, ``"slow"``
-(answer after ``server.delay`` seconds), ``"malformed"`` (truncated JSON), ``"expire"`` (every
-issued token stops working) or ``"ok"`` (serve normally).
+(answer after ``server.delay`` seconds), ``"malformed"`` (a complete answer holding cut-off JSON),
+``"truncated"`` (half the promised bytes, then the connection closes), ``"reset"`` (a TCP reset
+instead of an answer), ``"empty"`` (a page with no items that still claims more), ``"expire"``
+(every issued token stops working) or ``"ok"`` (serve normally). With ``server.endless`` every
+search and playlist page claims a next page, and past the end the last page comes again (a loop).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.fakes import reset, truncated
 
 ARTISTS_PER_GENRE = 7
 SEARCH_CAP = 1000
@@ -36,6 +41,7 @@ def state(**overrides: object) -> dict:
         "tracks_per_query": 120,
         "playlists": {"plA": 230},
         "features_closed": False,
+        "endless": False,
         "faults": {},
         "retry_after": 1,
         "delay": 1.0,
@@ -145,6 +151,8 @@ class SpotifyHandler(BaseHTTPRequestHandler):
         path = url.path.rstrip("/")
         route = self._route(path)
         behaviour = self._next_fault(route)
+        self.empty = behaviour == "empty"
+        self.damaged = behaviour in ("slow", "malformed", "truncated", "reset")
         try:
             if behaviour == "slow":
                 time.sleep(self.server.delay)
@@ -152,6 +160,12 @@ class SpotifyHandler(BaseHTTPRequestHandler):
                 self._error(route, behaviour)
             elif behaviour == "malformed":
                 self._send(route, 200, b'{"tracks": {"items": [{"id": ')
+            elif behaviour == "truncated":
+                self._record(route, 200)
+                truncated(self, b'{"tracks": {"items": [], "total": 0, "next": null}}')
+            elif behaviour == "reset":
+                self._record(route, None)
+                reset(self)
             elif behaviour == "expire":
                 with self.server.lock:
                     self.server.tokens.clear()
@@ -185,13 +199,15 @@ class SpotifyHandler(BaseHTTPRequestHandler):
                     return plan.pop(0)
         return None
 
+    def _record(self, route: str | None, status: int | None) -> None:
+        with self.server.lock:
+            entry = {"route": route, "status": status, "at": time.monotonic(), **self.params}
+            self.server.served.append({**entry, "damaged": self.damaged})
+
     def _send(
         self, route: str | None, status: int, body: bytes, headers: dict | None = None
     ) -> None:
-        with self.server.lock:
-            self.server.served.append(
-                {"route": route, "status": status, "at": time.monotonic(), **self.params}
-            )
+        self._record(route, status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -237,11 +253,20 @@ class SpotifyHandler(BaseHTTPRequestHandler):
 
     def _paging(self, path: str, total: int, cap: int) -> tuple[int, int, str | None]:
         offset, limit = int(self.params.get("offset", 0)), int(self.params.get("limit", 20))
-        if limit > cap or offset > SEARCH_CAP:
+        if limit > cap or (offset > SEARCH_CAP and not self.server.endless):
             raise ValueError(f"Invalid limit or offset: {limit}, {offset}")
         nxt = offset + limit
         query = urlencode({**self.params, "offset": nxt, "limit": limit})
-        return offset, limit, f"{self.server.url}{path}?{query}" if nxt < total else None
+        more = nxt < total or self.server.endless
+        return offset, limit, f"{self.server.url}{path}?{query}" if more else None
+
+    def _rows(self, offset: int, limit: int, total: int) -> range:
+        """The rows a page shows: none for an ``empty`` fault, the last page again in a loop."""
+        if self.empty:
+            return range(0)
+        if self.server.endless and offset >= total > 0:
+            offset = (total - 1) // limit * limit
+        return range(offset, min(offset + limit, total))
 
     def _search(self, path: str) -> None:
         match = _QUERY.fullmatch(self.params.get("q", ""))
@@ -251,9 +276,7 @@ class SpotifyHandler(BaseHTTPRequestHandler):
             raise ValueError("Unsupported query")
         genre = match["quoted"] or match["plain"]
         years = f"{match['lo']}-{match['hi'] or match['lo']}"
-        items = [
-            search_track(genre, years, i)[0] for i in range(offset, min(offset + limit, total))
-        ]
+        items = [search_track(genre, years, i)[0] for i in self._rows(offset, limit, total)]
         page = {"items": items, "offset": offset, "limit": limit, "total": total, "next": nxt}
         self._json("search", {"tracks": {"href": self.path, "previous": None, **page}})
 
@@ -263,8 +286,7 @@ class SpotifyHandler(BaseHTTPRequestHandler):
             self._error("playlist", 404, "Resource not found")
             return
         offset, limit, nxt = self._paging(path, total, 100)
-        rows = range(offset, min(offset + limit, total))
-        items = [playlist_item(path.split("/")[3], i)[0] for i in rows]
+        items = [playlist_item(path.split("/")[3], i)[0] for i in self._rows(offset, limit, total)]
         page = {"items": items, "offset": offset, "limit": limit, "total": total, "next": nxt}
         self._json("playlist", {"href": self.path, "previous": None, **page})
 

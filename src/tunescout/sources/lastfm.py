@@ -189,7 +189,11 @@ class LastfmClient:
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            response = self._post(payload, what)
+            try:
+                response = self._post(payload, what)
+            except requests.exceptions.ChunkedEncodingError:
+                problem = "the answer was cut off"  # urllib3 does not retry a short body
+                continue
             if response is None:
                 return None
             verdict, data, problem = self._interpret(response)
@@ -237,6 +241,8 @@ class LastfmClient:
         self._limiter.wait()
         try:
             return self._session.post(self.api_base, data=payload, timeout=self.timeout)
+        except requests.exceptions.ChunkedEncodingError:
+            raise
         except requests.ConnectionError as exc:
             if _never_connected(exc):
                 raise SourceError(
@@ -256,7 +262,10 @@ class LastfmClient:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            return ("skip" if exhausted else "retry"), None, f"malformed JSON (HTTP {status})"
+            if response.ok:
+                return "retry", None, f"malformed JSON (HTTP {status})"
+            # urllib3 has retried 429/5xx already; other errors (401, 403, 404) will not change
+            return "skip", None, f"HTTP {status} without a JSON answer"
         if "error" not in data:
             if response.ok:
                 return "ok", data, ""

@@ -60,6 +60,7 @@ _TRACK_FIELDS = (
 _FEATURE_FIELDS = (*AUDIO_FEATURES, "key", "mode")
 _ORIGINS = ("measured", "by_track", "by_artist", "by_genre")
 _TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+_TOO_MANY = re.compile(r"too many (\d{3}) error responses")  # urllib3's retries ran out
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,16 @@ class SpotifyClient:
                     raise _status_error(exc) from exc
                 self._renew_token()
                 continue
+            except (
+                requests.exceptions.RetryError
+            ) as exc:  # raised past spotipy by the token request
+                retried = _TOO_MANY.search(str(exc))
+                status = int(retried[1]) if retried else 0
+                raise SpotifyStatusError(
+                    status,
+                    f"Spotify's token service answered HTTP {status} to every retry; "
+                    "run again to resume",
+                ) from exc
             except SpotifyOauthError as exc:
                 raise SourceError(
                     f"Spotify refused the client credentials ({exc.error}): "
@@ -215,8 +226,11 @@ class SpotifyClient:
 
 def _status_error(exc: SpotifyException) -> SpotifyStatusError:
     reason = exc.reason or exc.msg.rsplit("\n", 1)[-1].strip()
+    # spotipy reports any status whose retries ran out as 429; urllib3's reason names the real one
+    retried = _TOO_MANY.search(str(reason))
+    status = int(retried[1]) if retried else exc.http_status
     return SpotifyStatusError(
-        exc.http_status, f"Spotify answered HTTP {exc.http_status} ({reason}); run again to resume"
+        status, f"Spotify answered HTTP {status} ({reason}); run again to resume"
     )
 
 
@@ -287,6 +301,11 @@ class _Collector:
         log.warning("skipping %s: Spotify's answer stayed unusable", what)
         self.skipped.append(what)
 
+    def _cut_short(self, listing: str, offset: int, total: int, why: str) -> None:
+        """Record a listing that ended before its reported total (an empty or repeated page)."""
+        log.warning("%s ends at item %d of %d: Spotify sent %s", listing, offset, total, why)
+        self.skipped.append(f"{listing} after item {offset} of {total} ({why})")
+
     def _keep(self, key: str, seed: str | None, page: object, wrapped: bool) -> dict | None:
         items = page.get("items") if isinstance(page, dict) else None
         if not isinstance(items, list):
@@ -326,6 +345,8 @@ class _Collector:
             pages.append(record)
             stop = min(stop, record["total"])
             if not record["count"]:
+                if offset - size < stop:
+                    self._cut_short(f"search {query!r}", offset - size, stop, "an empty page")
                 break
         return pages
 
@@ -337,29 +358,39 @@ class _Collector:
         return self._keep(key, seed, body and body["tracks"], wrapped=False)
 
     def playlists(self, ids: Sequence[str]) -> list[dict]:
-        """Pages of every playlist; a playlist Spotify does not know is skipped with a warning."""
+        """Pages of every playlist; what Spotify does not know (400/404) is skipped with a warning."""
         pages: list[dict] = []
         for pid in self._bar(ids, "spotify playlists", "playlist"):
-            try:
-                pages += self._playlist(pid)
-            except SpotifyStatusError as exc:
-                if exc.status not in (400, 404):
-                    raise
-                log.warning("skipping playlist %s: %s", pid, exc)
-                self.skipped.append(f"playlist {pid}")
+            pages += self._playlist(pid)
         return pages
 
     def _playlist(self, pid: str) -> list[dict]:
-        pages, offset, total = [], 0, None
+        """Pages of one playlist, up to its total; an empty or repeated page ends it early."""
+        pages, offset, total, previous = [], 0, None, None
         while True:
             key = f"playlist|{pid}|{offset}"
-            record = self.pages.get(key) or self._playlist_page(key, pid, offset)
+            try:
+                record = self.pages.get(key) or self._playlist_page(key, pid, offset)
+            except SpotifyStatusError as exc:
+                if exc.status not in (400, 404):
+                    raise
+                where = f"playlist {pid}" + (f" from item {offset}" if offset else "")
+                log.warning("skipping %s: %s", where, exc)
+                self.skipped.append(where)  # the pages before it are kept
+                return pages
             if record is not None:
-                pages.append(record)
                 total = record["total"]
-            # after a skipped page, the last known total says whether more pages follow
-            more = record["more"] if record else (total or 0) > offset + PLAYLIST_LIMIT
-            if not more:
+                tracks = [t["track_id"] for t in record["tracks"]]
+                if not record["count"] or (tracks and tracks == previous):
+                    if offset < total:
+                        why = "an empty page" if not record["count"] else "the same page again"
+                        self._cut_short(f"playlist {pid}", offset, total, why)
+                    return pages
+                pages.append(record)
+                previous = tracks
+            # the reported total bounds the listing, even when Spotify keeps offering a next page
+            known = record["more"] if record else True
+            if not known or offset + PLAYLIST_LIMIT >= (total or 0):
                 return pages
             offset += PLAYLIST_LIMIT
 
