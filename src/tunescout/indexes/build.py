@@ -43,7 +43,9 @@ def _previous_semantic(current: store.Build | None):
         return None
 
 
-def _build_component(name: str, cat: Catalog, current: store.Build | None, progress: bool):
+def _build_component(
+    name: str, cat: Catalog, current: store.Build | None, progress: bool, encoder: object
+):
     if name == "content":
         from tunescout.indexes.content import ContentIndex
 
@@ -54,7 +56,9 @@ def _build_component(name: str, cat: Catalog, current: store.Build | None, progr
         return CollaborativeIndex.build(cat, show_progress=progress)
     from tunescout.indexes.semantic import SemanticIndex
 
-    return SemanticIndex.build(cat, previous=_previous_semantic(current), progress=progress)
+    return SemanticIndex.build(
+        cat, previous=_previous_semantic(current), encoder=encoder, progress=progress
+    )
 
 
 def build_indexes(
@@ -62,6 +66,7 @@ def build_indexes(
     only: Sequence[str] | None = None,
     progress: bool = True,
     on_step: Progress | None = None,
+    encoder: object | None = None,
 ) -> store.Build:
     """Build the requested components (all by default) and make the build current.
 
@@ -71,6 +76,7 @@ def build_indexes(
             was made from the same catalog, and rebuilt otherwise.
         progress: Show tqdm bars.
         on_step: Called as ``on_step(component, fraction_done)`` (the app's progress bar).
+        encoder: Document encoder for the semantic component; the packaged MiniLM by default.
 
     Returns:
         The new current build.
@@ -98,7 +104,7 @@ def build_indexes(
             if on_step:
                 on_step(name, step / len(wanted))
             started = time.perf_counter()
-            index = _build_component(name, cat, current, progress)
+            index = _build_component(name, cat, current, progress, encoder)
             info = index.save(build.component_dir(name))
             info["build_seconds"] = round(time.perf_counter() - started, 2)
             build.add_component(name, info)

@@ -22,7 +22,7 @@ from sklearn.preprocessing import FunctionTransformer, RobustScaler
 
 from tunescout.catalog import AUDIO_FEATURES, UNIT_FEATURES, Catalog
 from tunescout.errors import ArtifactError, CatalogError, InputError, UnknownIdError
-from tunescout.indexes.vectors import HNSW_THRESHOLD, VectorIndex, normalize
+from tunescout.indexes.vectors import EF_SEARCH, HNSW_THRESHOLD, VectorIndex, normalize
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class ContentIndex:
         catalog: Catalog,
         method: str = "auto",
         hnsw_threshold: int = HNSW_THRESHOLD,
-        ef_search: int = 128,
+        ef_search: int = EF_SEARCH,
         weights: dict[str, float] | None = None,
     ) -> Self:
         """Fit the transform on the catalog and index its tracks and artists.

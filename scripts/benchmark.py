@@ -1,0 +1,153 @@
+"""Measure latency, build throughput, memory and scaling side by side: `python scripts/benchmark.py --help`.
+
+The full run (the default) uses the real 30k songs + HetRec from ../shared/data and synthetic
+catalogs of 100k and 1M tracks; `--quick` runs every section on small data in a few minutes, so CI
+keeps the script working. Prints a table of which targets are met and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing as mp
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from tunescout import benchmark as bench
+from tunescout.cli import run, setup_logging
+from tunescout.config import Settings
+
+log = logging.getLogger("benchmark")
+ROOT = Path(__file__).resolve().parents[1]
+# name: (tracks, users, documents actually encoded by MiniLM)
+SYNTHETIC = {"quick": (3_000, 300, 3_000), "100k": (100_000, 10_000, 5_000),
+             "1m": (1_000_000, 100_000, 5_000)}  # fmt: skip
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split(":")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes for CI (a few minutes)")
+    p.add_argument(
+        "--sizes",
+        nargs="*",
+        choices=["30k", *SYNTHETIC],
+        help="catalog sizes (default: 30k 100k 1m)",
+    )
+    p.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data",
+                   help="the shared real data sets (default: ../shared/data)")  # fmt: skip
+    p.add_argument("--real-dir", type=Path, help="an already built real data dir to reuse")
+    p.add_argument("--workdir", type=Path, help="keep built catalogs here between runs")
+    p.add_argument("--queries", type=int, help="timed calls per API (default: 300; quick: 40)")
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX backends")
+    p.add_argument("--out", type=Path, default=ROOT / "data" / "reports" / "benchmark.json")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p.parse_args()
+
+
+def _real_dir(args: argparse.Namespace, work: Path) -> Path:
+    """The real data built with the documented commands (collect files, then build)."""
+    import subprocess
+
+    if args.real_dir:
+        return args.real_dir
+    data = work / "real"
+    if (data / "indexes" / "CURRENT").exists():
+        return data
+    collect = [
+        sys.executable, str(ROOT / "scripts" / "collect.py"), "--source", "files",
+        "--spotify-csv", str(args.shared / "spotify-tracks" / "spotify_songs.csv"),
+        "--lastfm-dir", str(args.shared / "hetrec2011-lastfm-2k"), "--data-dir", str(data),
+    ]  # fmt: skip
+    for cmd in (
+        collect,
+        [sys.executable, str(ROOT / "scripts" / "build.py"), "--data-dir", str(data)],
+    ):
+        subprocess.run(cmd, check=True)
+    return data
+
+
+def _in_fresh_process(fn, *a):
+    """Run ``fn(*a)`` in a new interpreter, so memory figures belong to that size alone."""
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *a).result()
+
+
+def _vectors(data_dir: Path) -> np.ndarray:
+    from tunescout.indexes import store
+    from tunescout.indexes.semantic import SemanticIndex
+
+    build = store.open_current(Settings(data_dir=data_dir).index_dir)
+    index = SemanticIndex.load(build.component_dir("semantic")).index("tracks")
+    return np.array(index.vectors)  # a copy: the view dies with the FAISS index
+
+
+def main() -> None:
+    args = parse_args()
+    setup_logging(args.verbose)
+    sizes = args.sizes or (["quick"] if args.quick else ["30k", "100k", "1m"])
+    n = args.queries or (40 if args.quick else 300)
+    results: dict = {"machine": bench.machine(), "mode": "quick" if args.quick else "full"}
+    started = time.perf_counter()
+    with bench.workdir(args.workdir) as work:
+        dirs = {}
+        for size in sizes:
+            log.info("preparing the %s catalog", size)
+            if size == "30k":
+                dirs[size] = _real_dir(args, work)
+            else:
+                tracks, users, sample = SYNTHETIC[size]
+                dirs[size] = bench.synthetic_data_dir(work / size, tracks, users, sample)
+
+        results["engines"] = {}
+        for size, data_dir in dirs.items():
+            log.info("engine latency and memory at %s", size)
+            results["engines"][size] = _in_fresh_process(bench.engine_latency, data_dir, n)
+
+        from tunescout.catalog import read_catalog
+        from tunescout.indexes.semantic import documents
+        from tunescout.mood_eval import QUERIES
+
+        first = next(iter(dirs.values()))
+        catalog = read_catalog(Settings(data_dir=first).catalog_dir)
+        docs = documents(catalog).sample(min(len(catalog.tracks), 600 if args.quick else 4000),
+                                         random_state=0)  # fmt: skip
+        log.info("semantic backends on %d documents", len(docs))
+        results["semantic"] = bench.semantic_backends(
+            docs.tolist(), [q.text for q in QUERIES], work, onnx=not args.no_onnx
+        )
+        results["semantic"]["catalog"] = sizes[0]
+        log.info("ALS overhead and content build")
+        results["als"] = bench.als_overhead(catalog)
+        results["content_build_s"] = {
+            size: bench.content_build_seconds(read_catalog(Settings(data_dir=d).catalog_dir))
+            for size, d in dirs.items()
+        }
+        from tunescout.indexes.encoder import load_encoder
+
+        queries = load_encoder().encode(bench.mood_queries(100 if args.quick else 500, seed=1))
+        results["faiss"] = {}
+        for size, data_dir in dirs.items():
+            log.info("FAISS exact vs HNSW at %s", size)
+            results["faiss"][size] = bench.faiss_exact_vs_hnsw(_vectors(data_dir), queries)
+    results["seconds"] = time.perf_counter() - started
+    results["verdicts"] = [
+        {"target": t, "measured": m, "met": ok} for t, m, ok in bench.verdicts(results)
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=float))
+    print(json.dumps({k: results[k] for k in ("engines", "semantic", "als", "faiss")}, indent=1,
+                     default=lambda x: round(float(x), 3)))  # fmt: skip
+    print(f"\nmachine: {results['machine']}")
+    for row in results["verdicts"]:
+        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
+        print(f"{flag}  {row['target']}: {row['measured']}")
+    print(f"\nwrote {args.out} in {results['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    run(main)
