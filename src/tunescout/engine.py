@@ -14,7 +14,9 @@ human-readable reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import numbers
+import reprlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from tunescout.mood import MoodSearch
 
 log = logging.getLogger(__name__)
 MAX_K = 500
+MAX_TEXT = 300  # characters of a mood or search text (the app's fields allow as many)
 POOL = 300  # candidates each model contributes before fusion
 SESSION_DECAY = 0.7  # weight of a track one step further back in the session
 SIMILAR_WEIGHTS = {"content": 0.4, "als": 0.3, "semantic": 0.3}
@@ -63,8 +66,54 @@ def _as_filters(filters: Filters | Mapping | None) -> Filters | None:
     if filters is None or isinstance(filters, Filters):
         return filters
     if isinstance(filters, Mapping):
+        fields = list(Filters.__dataclass_fields__)
+        unknown = sorted(map(str, set(filters) - set(fields)))
+        if unknown:
+            raise InputError(f"unknown filters {unknown}; known: {fields}")
         return Filters(**filters)
     raise InputError(f"filters must be a Filters or a dict, got {type(filters).__name__}")
+
+
+def _check_text(text: object, what: str, optional: bool = False) -> None:
+    """A mood or search text: a string of at most :data:`MAX_TEXT` characters (or ``None``)."""
+    if optional and text is None:
+        return
+    if not isinstance(text, str):
+        raise InputError(f"the {what} must be text, got {type(text).__name__}")
+    if len(text) > MAX_TEXT:
+        raise InputError(f"the {what} has {len(text):,} characters; at most {MAX_TEXT} are read")
+
+
+def _check_number(value: object, what: str, low: float, high: float) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not low <= value <= high  # also refuses NaN
+    ):
+        span = f"of at least {low:g}" if high == float("inf") else f"from {low:g} to {high:g}"
+        raise InputError(f"{what} must be a number {span}, got {value!r}")
+
+
+def _check_ids(ids: object, what: str) -> None:
+    """A list of ids, not one id (whose letters would be taken for ids) nor nothing."""
+    if isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Iterable):
+        raise InputError(f"{what} must be a list of ids, got {reprlib.repr(ids)}")
+
+
+def _check_choice(
+    weights: object, diversity: object, mood: object, fusion: str = "weighted"
+) -> None:
+    """The tuning arguments of :meth:`Engine.recommend` and :meth:`Engine.recommend_tracks`."""
+    _check_text(mood, "mood", optional=True)
+    if weights is not None:
+        if not isinstance(weights, Mapping):
+            raise InputError(f"weights must map model names to numbers, got {weights!r}")
+        for name, value in weights.items():
+            _check_number(value, f"the weight of {name}", 0.0, float("inf"))
+    if diversity is not None:
+        _check_number(diversity, "diversity", 0.0, 1.0)
+    if fusion not in ("weighted", "rrf"):
+        raise InputError(f"fusion must be 'weighted' or 'rrf', got {fusion!r}")
 
 
 @dataclass
@@ -160,25 +209,31 @@ class Engine:
 
     def track_info(self, ids: Sequence[str]) -> pd.DataFrame:
         """Catalog details of tracks in the given order (raises for unknown ids)."""
+        _check_ids(ids, "track ids")
         return self.tracks.loc[self._known(ids, self.tracks), TRACK_COLUMNS].reset_index(drop=True)
 
     def artist_info(self, ids: Sequence[str]) -> pd.DataFrame:
         """Catalog details of artists in the given order (raises for unknown ids)."""
+        _check_ids(ids, "artist ids")
         return self.artists.loc[self._known(ids, self.artists), ARTIST_COLUMNS].reset_index(
             drop=True
         )
 
     def find_artists(self, text: str, k: int = 10) -> pd.DataFrame:
         """Artists whose name contains ``text`` (case-insensitive), most popular first."""
+        _check_text(text, "name to find")
+        k = _check_k(k)
         needle = text.strip().casefold()
         if not needle:
             return self.artists.iloc[:0][ARTIST_COLUMNS].reset_index(drop=True)
         hits = self.artists[self.artists["name"].str.casefold().str.contains(needle, regex=False)]
         hits = hits.sort_values("popularity", ascending=False, na_position="last")
-        return hits[ARTIST_COLUMNS].head(_check_k(k)).reset_index(drop=True)
+        return hits[ARTIST_COLUMNS].head(k).reset_index(drop=True)
 
     def find_tracks(self, text: str, k: int = 10) -> pd.DataFrame:
         """Tracks whose title or artist contains ``text`` (case-insensitive), most popular first."""
+        _check_text(text, "name to find")
+        k = _check_k(k)
         needle = text.strip().casefold()
         tracks = self.tracks
         if not needle:
@@ -186,7 +241,7 @@ class Engine:
         hit = tracks["name"].fillna("").str.casefold().str.contains(needle, regex=False)
         hit |= tracks["artist_name"].fillna("").str.casefold().str.contains(needle, regex=False)
         found = tracks[hit].sort_values("popularity", ascending=False, na_position="last")
-        return found[TRACK_COLUMNS].head(_check_k(k)).reset_index(drop=True)
+        return found[TRACK_COLUMNS].head(k).reset_index(drop=True)
 
     @staticmethod
     def _known(ids: Sequence[str], frame: pd.DataFrame) -> list[str]:
@@ -212,6 +267,7 @@ class Engine:
         Returns:
             track details, ``score`` and ``why``, best first.
         """
+        _check_text(text, "search text")
         k = _check_k(k)
         mask = self._mask(self.track_filter, _as_filters(filters))
         found = self.mood_search.search(text, k, None if mask is None else mask.to_numpy())
@@ -232,6 +288,11 @@ class Engine:
             seed: Varies the pick among equally good candidates (for "show me others").
         """
         k = _check_k(k)
+        _check_ids(exclude, "exclude")
+        if isinstance(pool, bool) or not isinstance(pool, int | np.integer) or pool < 1:
+            raise InputError(f"pool must be a whole number of at least 1, got {pool!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise InputError(f"seed must be a whole number, got {seed!r}")
         vectors = self.semantic.index("artists")
         known = self.artists[self.artists["artist_id"].isin(vectors.ids)]
         if self.als is not None and known["artist_id"].isin(self.als.ids).any():
@@ -358,8 +419,7 @@ class Engine:
             fusion: ``"weighted"`` (normalised weighted sum) or ``"rrf"`` (reciprocal rank fusion).
         """
         k = _check_k(k)
-        if fusion not in ("weighted", "rrf"):
-            raise InputError(f"fusion must be 'weighted' or 'rrf', got {fusion!r}")
+        _check_choice(weights, diversity, mood, fusion)
         profile = self._profile(ratings, mood)
         mixing = rank.adaptive_weights(len(profile.liked), profile.mood is not None, weights)
         mask = self._mask(self.artist_filter, _as_filters(filters))
@@ -426,6 +486,7 @@ class Engine:
         how its description fits (semantic, which carries the mood).
         """
         k = _check_k(k)
+        _check_choice(weights, diversity, mood)
         artists = self.recommend(ratings, min(MAX_K, k * 4), mood, weights, None, diversity)
         profile = self._profile(ratings, mood)
         mask = self._mask(self.track_filter, _as_filters(filters))
@@ -491,6 +552,7 @@ class Engine:
         (a factor of ``SESSION_DECAY`` per step back).
         """
         k = _check_k(k)
+        _check_ids(track_ids, "the session")
         session = self._known(list(dict.fromkeys(track_ids)), self.tracks)
         if not session:
             raise InputError("the session is empty: play or pick at least one track")

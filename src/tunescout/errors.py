@@ -30,3 +30,7 @@ class UnknownIdError(TunescoutError, KeyError):
 
 class InputError(TunescoutError, ValueError):
     """A user-supplied value (query, filter, rating, file) that cannot be used as given."""
+
+
+class StorageError(TunescoutError):
+    """The ratings database cannot be read or written (busy past its timeout, not a database)."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import numbers
+import reprlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,13 +21,27 @@ _LIMITS = {f: (0.0, 1.0) for f in AUDIO_FEATURES} | {
 }
 
 
+def _labels(name: str, values: object) -> list[str]:
+    """Genre names or ids as a list of strings (one string counts as one value, not its letters)."""
+    if isinstance(values, str):
+        return [values]
+    if not isinstance(values, Iterable) or isinstance(values, Mapping):
+        raise InputError(f"filter {name}: give a list of strings, got {reprlib.repr(values)}")
+    values = list(values)
+    if not all(isinstance(v, str) for v in values):
+        raise InputError(f"filter {name}: every value must be a string, got {reprlib.repr(values)}")
+    return values
+
+
 def _check_range(
     name: str, bounds: tuple[float, float] | None, limits: tuple[float, float]
 ) -> None:
     if bounds is None:
         return
+    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
+        raise InputError(f"filter {name}: give a (low, high) pair, got {reprlib.repr(bounds)}")
     lo, hi = bounds
-    if any(not isinstance(v, int | float) or math.isnan(v) for v in (lo, hi)):
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v) for v in bounds):
         raise InputError(f"filter {name}: bounds must be numbers, got {bounds!r}")
     if lo > hi:
         raise InputError(f"filter {name}: lower bound {lo} is above upper bound {hi}")
@@ -53,6 +70,10 @@ class Filters:
     exclude: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.features, Mapping):
+            raise InputError(
+                f"filter features: give a dict of (low, high) pairs, got {self.features!r}"
+            )
         unknown = sorted(set(self.features) - set(_LIMITS))
         if unknown:
             raise InputError(f"filter on unknown features {unknown}; known: {list(_LIMITS)}")
@@ -60,10 +81,9 @@ class Filters:
             _check_range(name, bounds, _LIMITS[name])
         _check_range("popularity", self.popularity, (0.0, 100.0))
         _check_range("years", self.years, (1800, 2100))
-        object.__setattr__(
-            self, "genres", tuple(g.casefold().strip() for g in self.genres if g.strip())
-        )
-        object.__setattr__(self, "exclude", frozenset(self.exclude))
+        genres = _labels("genres", self.genres)
+        object.__setattr__(self, "genres", tuple(g.casefold().strip() for g in genres if g.strip()))
+        object.__setattr__(self, "exclude", frozenset(_labels("exclude", self.exclude)))
 
     @property
     def is_empty(self) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tunescout.errors import InputError
+from tunescout.errors import InputError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -200,12 +200,29 @@ class RatingsStore:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        """A short connection; SQLite's own errors come out as one-line :class:`StorageError`."""
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"the ratings database {self.path} cannot be opened ({exc})"
+            ) from exc
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             # In WAL mode NORMAL keeps every commit safe from an app crash without an fsync each.
             conn.execute("PRAGMA synchronous=NORMAL")
             yield conn
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StorageError(
+                    f"the ratings database {self.path} cannot be used ({exc})"
+                ) from exc
+            raise StorageError(
+                f"the ratings database is busy (another write held it for over {self.timeout:g} s); "
+                "nothing was changed, try again"
+            ) from exc
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"the ratings database {self.path} cannot be used ({exc})") from exc
         finally:
             conn.close()
 
