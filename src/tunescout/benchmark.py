@@ -124,7 +124,7 @@ def engine_latency(data_dir: Path, n: int = 200, seed: int = 0) -> dict:
     popular = artists.to_numpy(dtype=str)[:2000]
     users = [
         {a: int(rng.integers(1, 6)) for a in rng.choice(popular, 10, replace=False)}
-        for _ in range(n // 2 + 5)
+        for _ in range(n + 5)
     ]
     tracks = rng.choice(engine.catalog.tracks["track_id"].to_numpy(dtype=str), n + 5)
     for q, u, t in zip(queries[:20], users[:5], tracks[:5], strict=False):
