@@ -13,7 +13,9 @@ st.write(
 )
 
 with st.form("quick_search"):
-    text = st.text_input("What do you want to hear?", placeholder="songs for a rainy heartbreak")
+    text = st.text_input(
+        "What do you want to hear?", placeholder="songs for a rainy heartbreak", max_chars=300
+    )
     if st.form_submit_button("Search", type="primary") and text.strip():
         st.switch_page(ui.MOOD, query_params={"profile": ui.profile(), "q": text.strip()})
 
@@ -22,7 +24,7 @@ try:
     with st.spinner("Loading the catalog and indexes…"):
         status = ui.engine().status()
 except TunescoutError as exc:
-    st.warning(f"No data to search yet: {exc}")
+    st.warning(f"No data to search yet: {ui.escape(exc)}")
     st.write(
         "Build it here (collects from the APIs when credentials are set, else public "
         "downloads or local files, else a synthetic demo catalog), or run:"
@@ -36,7 +38,7 @@ except TunescoutError as exc:
         try:
             done = setup.ensure_data(settings, on_step=ui.step_bar("Starting…"))
         except TunescoutError as build_exc:
-            st.error(str(build_exc))
+            ui.show_error(build_exc)
             st.stop()
         ui.forget_engine()
         st.success("; ".join(done) or "The data was already there.")

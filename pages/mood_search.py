@@ -18,7 +18,7 @@ engine = ui.require_engine()
 st.title("🌧️ Mood search")
 
 if "mood_text" not in st.session_state:
-    st.session_state["mood_text"] = str(st.query_params.get("q", ""))
+    st.session_state["mood_text"] = str(st.query_params.get("q", ""))[:300]  # the field's limit
 
 with st.form("mood_search"):
     text = st.text_input(

@@ -50,7 +50,8 @@ if survey is None:
     st.stop()
 rated = sum(a in saved for a in survey["artist_id"])
 st.progress(
-    rated / SURVEY, text=f"{rated} of {SURVEY} rated · {len(saved)} ratings saved as “{profile}”"
+    rated / SURVEY,
+    text=f"{rated} of {SURVEY} rated · {len(saved)} ratings saved as “{ui.escape(profile)}”",
 )
 if rated >= 3:
     st.page_link(ui.FOR_YOU, label="See your recommendations", icon="🎁")
@@ -89,9 +90,10 @@ if upload is not None and st.button("Import", key="import"):
         st.session_state["ratings_flash"] = f"Imported {count} ratings."
         st.rerun()
     except ImportRejected as exc:
-        st.error(str(exc))
+        ui.show_error(exc)
 confirm = bool(saved) and st.toggle("Delete ratings…", key="delete_toggle")
-if confirm and st.button(f"Delete all {len(saved)} ratings of “{profile}”", type="primary"):
+label = f"Delete all {len(saved)} ratings of “{ui.escape(profile)}”"
+if confirm and st.button(label, type="primary"):
     store.delete_profile(profile)
     st.session_state["ratings_version"] = version + 1
     st.rerun()

@@ -566,3 +566,18 @@ def test_every_refusal_is_a_tunescout_error() -> None:
     """The app shows these one-line errors; anything else would be a stack trace on the page."""
     for error in (InputError, UnknownIdError, ImportRejected):
         assert issubclass(error, TunescoutError)
+
+
+def test_a_10000_character_search_link_opens_the_page(synthetic_dir: Path, monkeypatch) -> None:
+    """``?q=`` comes from a link, so it can be anything; the page reads the field's 300 characters."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("TUNESCOUT_DATA_DIR", str(synthetic_dir))
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=300)
+    at.query_params.update(profile="long-link", q="rainy heartbreak " * 600)
+    at.run()
+    at.switch_page("pages/mood_search.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.text_input(key="mood_text").value) == MAX_TEXT
+    assert len(at.dataframe[0].value) == 10

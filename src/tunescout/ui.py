@@ -7,6 +7,8 @@ UI only: every decision about music is the engine's, every stored rating the rat
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ HOME, MOOD, RATE, FOR_YOU, SIMILAR = (
 )
 ROOT = Path(__file__).resolve().parents[2]
 _ROUTED, _RETURN_TO = "_tunescout_routed", "_tunescout_return_to"
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # all ASCII punctuation: CommonMark escapes each
 FAMILIARITY = {
     "Deep cuts": (0.0, 0.33),
     "Lesser known": (0.0, 0.66),
@@ -96,7 +99,7 @@ def require_engine() -> Any:
         with st.spinner("Loading the catalog and indexes…"):
             return engine()
     except TunescoutError as exc:
-        st.error(str(exc))
+        show_error(exc)
         st.page_link(HOME, label="Set up the data on the Home page", icon="🏠")
         st.stop()
 
@@ -112,8 +115,13 @@ def call(method: str, *args: Any, **kwargs: Any) -> pd.DataFrame | None:
     try:
         return run(method, engine().build.id, *args, **kwargs)
     except TunescoutError as exc:
-        st.error(str(exc))
+        show_error(exc)
         return None
+
+
+def show_error(exc: Exception) -> None:
+    """A one-line error box; the message may quote data or user text, so it is escaped."""
+    st.error(escape(exc))
 
 
 @st.cache_resource(show_spinner=False)
@@ -153,7 +161,7 @@ def _checked(name: object, fallback: str) -> str:
     try:
         checked = validate_profile(str(name).strip())
     except TunescoutError as exc:
-        st.session_state["profile_error"] = f"{exc}; using “{fallback}”"
+        st.session_state["profile_error"] = f"{exc}; using “{escape(fallback)}”"
         return fallback
     st.session_state.pop("profile_error", None)
     return checked
@@ -245,12 +253,12 @@ def filter_controls(key: str, years: bool = True) -> Filters:
 
 def _rate(artist_id: str, stars: int, name: str) -> None:
     store().rate(profile(), artist_id, stars)
-    st.toast(f"{'Liked' if stars == LIKE else 'Skipped'} {name}: saved as {stars} stars")
+    st.toast(f"{'Liked' if stars == LIKE else 'Skipped'} {escape(name)}: saved as {stars} stars")
 
 
 def _queue(track_id: str, name: str) -> None:
     store().enqueue(profile(), track_id)
-    st.toast(f"Queued {name}")
+    st.toast(f"Queued {escape(name)}")
 
 
 def _more_like_this(kind: str, item_id: str) -> None:
@@ -389,11 +397,15 @@ def radar(row: pd.Series, label: str, key: str, height: int = 280) -> None:
 
 
 def escape(value: object) -> str:
-    """Data text made safe to show inside ``st.markdown`` (no markup, no HTML)."""
-    text = str(value)
-    for ch in "\\`*_{}[]()<>#+-.!|~$":
-        text = text.replace(ch, "\\" + ch)
-    return text
+    """Data text made safe to show inside ``st.markdown`` and other Markdown labels.
+
+    One line (no heading underline, list or code block can start), no control characters, and every
+    ASCII punctuation character backslash-escaped, so no link, image, emphasis, HTML, entity, math
+    or Streamlit colour directive can form; it reads exactly as the text.
+    """
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in str(value))
+    text = " ".join(text.split())
+    return _PUNCTUATION.sub(r"\\\1", text)
 
 
 def step_bar(label: str) -> Callable[[str, float], None]:

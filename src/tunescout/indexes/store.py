@@ -18,7 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 
 from tunescout.catalog import file_sha256
@@ -164,6 +164,9 @@ def _check_compatible(manifest: dict, shown: str) -> None:
 
 def _check_files(build: Build) -> None:
     for relative, expected in build.manifest["files"].items():
+        parts = PurePosixPath(relative).parts
+        if not parts or parts[0] == "/" or ".." in parts or "\\" in relative:
+            raise _fail(build.shown(MANIFEST), f"names a file outside its build ({relative!r})")
         component = relative.split("/", 1)[0]
         component = component if component in build.components else None
         path = build.folder / relative
