@@ -34,7 +34,7 @@ SOURCE_PRIORITY = (
 WEAK_GENRE_SOURCES = frozenset({"tidytuesday", "kaggle"})
 _CONFIDENCE = {"exact": 0.9, "normalized": 0.85, "loose": 0.75, "featured": 0.6}
 _FEATURED = re.compile(r"\s*[\(\[]?\s*\b(?:feat\.?|ft\.?|featuring)\s+", re.IGNORECASE)
-_LEADING_THE = re.compile(r"^the\s+")
+_LEADING_THE = re.compile(r"^(?:the )+")  # applied to the key, whose words are single-spaced
 _TRAILING_THE = re.compile(r",\s*the$")
 
 
@@ -53,10 +53,11 @@ def normalize_name(name: str) -> str:
     True
     """
     text = _strip_accents(unicodedata.normalize("NFKC", str(name)).casefold()).strip()
-    text = re.sub(r"\s*[&+]\s*", " and ", text)
-    if text not in ("the the",):  # a band named "The The" keeps its article
-        text = _TRAILING_THE.sub("", _LEADING_THE.sub("", text))
+    text = _TRAILING_THE.sub("", re.sub(r"\s*[&+]\s*", " and ", text))
     key = " ".join(re.sub(r"[^\w\s]|_", " ", text).split())
+    if key != "the the":  # a band named "The The" keeps its article
+        # after punctuation is gone, so that a key is its own key ("(the) x", "the the x")
+        key = _LEADING_THE.sub("", key)
     return key or " ".join(str(name).casefold().split())
 
 
@@ -72,7 +73,7 @@ def split_featured(name: str) -> tuple[str, list[str]]:
     ('Eminem', ['Rihanna'])
     """
     parts = _FEATURED.split(str(name), maxsplit=1)
-    if len(parts) == 1:
+    if len(parts) == 1 or not parts[0].strip():  # "Ft. Lauderdale" credits nobody
         return str(name).strip(), []
     featured = [p.strip(" )]") for p in re.split(r",|&| and ", parts[1]) if p.strip(" )]")]
     return parts[0].strip(), featured
