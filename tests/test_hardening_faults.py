@@ -475,6 +475,27 @@ def test_sigkilled_build_leaves_the_previous_build_serving(
     assert Engine.load(data).build.id == rebuilt.id != before.decode().strip()
 
 
+def test_a_catalog_swap_cut_between_its_renames_keeps_serving(
+    synthetic_dir: Path, served_answers, tmp_path: Path
+) -> None:
+    """``write_catalog`` renames ``catalog`` to ``catalog.old``, then ``catalog.new`` to ``catalog``;
+    a kill between the two leaves no ``catalog`` (too short a window to hit with a signal, so the
+    state is made by hand). Loading brings the previous catalog back and the build serves."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_dir, data, ignore=shutil.ignore_patterns("ratings.sqlite*"))
+    digest = tree_digest(data / "catalog")
+    (data / "catalog").rename(data / "catalog.old")
+    shutil.copytree(data / "catalog.old", data / "catalog.new")  # the finished new catalog
+
+    engine = Engine.load(data)
+    assert tree_digest(data / "catalog") == digest
+    for got, want in zip(probe(engine), served_answers, strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    build_catalog(Settings(data_dir=data))  # the rerun of the build writes it again
+    assert not (data / "catalog.new").exists() and not (data / "catalog.old").exists()
+    assert tree_digest(data / "catalog").keys() == digest.keys()
+
+
 def test_a_changed_catalog_without_its_build_is_refused_by_name(
     synthetic_dir: Path, tmp_path: Path
 ) -> None:

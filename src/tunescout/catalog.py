@@ -279,8 +279,20 @@ def write_catalog(cat: Catalog, directory: Path, info: dict | None = None) -> Pa
     return directory
 
 
+def _recover(directory: Path) -> None:
+    """Bring the previous catalog back when a crash came between the two renames of a swap.
+
+    The indexes in use were built from that catalog; the unfinished build makes the new one again.
+    """
+    old = directory.with_name(directory.name + ".old")
+    if not directory.exists() and (old / "manifest.json").is_file():
+        old.rename(directory)
+        log.warning("restored the previous catalog in %s after an interrupted write", directory)
+
+
 def read_manifest(directory: Path) -> dict:
     """The catalog's ``manifest.json``; raises :class:`DataMissingError` when there is none."""
+    _recover(Path(directory))
     path = Path(directory) / "manifest.json"
     if not path.exists():
         raise DataMissingError(
