@@ -275,9 +275,12 @@ LASTFM_FAULTS = ["http:500", "http:502", "http:503", "http:429:1", "reset", "tru
 LASTFM_FAULTS += ["malformed", "sleep:1.0", "error:8", "error:11", "error:16", "error:29"]
 
 
-def lastfm_run(tmp_path: Path, faults: dict) -> tuple[raw.RawBundle, LastfmClient]:
+def lastfm_run(
+    tmp_path: Path, faults: dict, pages: int = 3, **server_state: object
+) -> tuple[raw.RawBundle, int, int]:
+    """A Last.fm collection against the fake: the bundle, requests skipped, requests made."""
     settings = Settings(data_dir=tmp_path, lastfm_api_key=FAKE_KEY)
-    with serve(LastfmHandler, **lastfm_state(faults=faults)) as server:
+    with serve(LastfmHandler, **lastfm_state(faults=faults, **server_state)) as server:
         client = LastfmClient(
             FAKE_KEY,
             server.url + "/2.0/",
@@ -286,8 +289,8 @@ def lastfm_run(tmp_path: Path, faults: dict) -> tuple[raw.RawBundle, LastfmClien
             backoff=0.01,
             calls_per_second=1000,
         )
-        bundle = collect_lastfm(settings, client=client, **LASTFM_OPTIONS)
-    return bundle, client
+        bundle = collect_lastfm(settings, client=client, **{**LASTFM_OPTIONS, "pages": pages})
+    return bundle, client.skipped, len(server.calls)
 
 
 def rows(frame: pd.DataFrame) -> list:
@@ -300,16 +303,16 @@ BASE_SKIPS = 3  # the fake world's own "not found": erin's friends, Ghost Artist
 
 @pytest.fixture(scope="module")
 def lastfm_baseline(tmp_path_factory: pytest.TempPathFactory) -> raw.RawBundle:
-    bundle, client = lastfm_run(tmp_path_factory.mktemp("lastfm"), {})
-    assert client.skipped == BASE_SKIPS
+    bundle, skipped, _ = lastfm_run(tmp_path_factory.mktemp("lastfm"), {})
+    assert skipped == BASE_SKIPS
     return bundle
 
 
 @pytest.mark.parametrize("target", LASTFM_TARGETS, ids=lambda t: "-".join(filter(None, t)))
 @pytest.mark.parametrize("fault", LASTFM_FAULTS)
 def test_lastfm_recovers_from_one_fault(tmp_path, lastfm_baseline, target, fault) -> None:
-    bundle, client = lastfm_run(tmp_path, {target: [fault]})
-    assert client.skipped == BASE_SKIPS
+    bundle, skipped, _ = lastfm_run(tmp_path, {target: [fault]})
+    assert skipped == BASE_SKIPS
     assert rows(bundle.artists) == rows(lastfm_baseline.artists)
     assert rows(bundle.interactions) == rows(lastfm_baseline.interactions)
 
@@ -320,8 +323,8 @@ def test_lastfm_recovers_from_one_fault(tmp_path, lastfm_baseline, target, fault
 def test_lastfm_persistent_fault_skips_only_that_item(
     tmp_path, lastfm_baseline, fault, caplog
 ) -> None:
-    bundle, client = lastfm_run(tmp_path, {("artist.gettoptags", "Adele"): [fault] * 10})
-    assert client.skipped == BASE_SKIPS + 1
+    bundle, skipped, _ = lastfm_run(tmp_path, {("artist.gettoptags", "Adele"): [fault] * 10})
+    assert skipped == BASE_SKIPS + 1
     assert "artist.getTopTags artist='Adele' skipped: " in caplog.text
     assert any(f"{BASE_SKIPS + 1} requests skipped" in n for n in bundle.notes)
     artists = bundle.artists.set_index("artist_id")
@@ -332,10 +335,23 @@ def test_lastfm_persistent_fault_skips_only_that_item(
     assert rows(bundle.interactions) == rows(lastfm_baseline.interactions)
 
 
+@pytest.mark.parametrize("past_end", ["empty", "repeat"])
+def test_lastfm_pagination_that_never_ends_is_cut_off(tmp_path, lastfm_baseline, past_end) -> None:
+    """Every listing claims 1000 pages; past its real end it sends empty pages, or its last page
+    again. Asking for up to 50 pages must stop at the real end with the same rows."""
+    lying = dict.fromkeys(
+        ["chart.gettopartists", "tag.gettopartists", "user.getfriends", "user.gettopartists"], 1000
+    )
+    bundle, _, requests = lastfm_run(tmp_path, {}, pages=50, total_pages=lying, past_end=past_end)
+    assert rows(bundle.artists) == rows(lastfm_baseline.artists)
+    assert rows(bundle.interactions) == rows(lastfm_baseline.interactions)
+    assert requests < 60  # one page past each listing's end at most
+
+
 @pytest.mark.parametrize("fault", ["http:404", "http:503", "reset", "truncated"])
 def test_lastfm_a_user_that_fails_loses_only_that_user(tmp_path, lastfm_baseline, fault) -> None:
-    bundle, client = lastfm_run(tmp_path, {("user.gettopartists", "bob"): [fault] * 10})
-    assert client.skipped == BASE_SKIPS + 1
+    bundle, skipped, _ = lastfm_run(tmp_path, {("user.gettopartists", "bob"): [fault] * 10})
+    assert skipped == BASE_SKIPS + 1
     base = lastfm_baseline.interactions
     assert rows(bundle.interactions) == rows(base[base["user_id"] != "lastfm:bob"])
 
