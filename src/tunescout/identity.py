@@ -52,13 +52,13 @@ def normalize_name(name: str) -> str:
     >>> normalize_name("Король И Шут") == normalize_name("Король и Шут")
     True
     """
-    text = _strip_accents(unicodedata.normalize("NFKC", str(name)).casefold()).strip()
-    text = _TRAILING_THE.sub("", re.sub(r"\s*[&+]\s*", " and ", text))
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", str(name)).casefold())
+    text = _TRAILING_THE.sub("", re.sub(r"\s*[&+]\s*", " and ", _strip_accents(folded).strip()))
     key = " ".join(re.sub(r"[^\w\s]|_", " ", text).split())
     if key != "the the":  # a band named "The The" keeps its article
         # after punctuation is gone, so that a key is its own key ("(the) x", "the the x")
         key = _LEADING_THE.sub("", key)
-    return key or " ".join(str(name).casefold().split())
+    return key or " ".join(folded.split())  # a name of only symbols keeps them
 
 
 def loose_key(name: str) -> str:
