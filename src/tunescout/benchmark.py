@@ -127,11 +127,12 @@ def engine_latency(data_dir: Path, n: int = 200, seed: int = 0) -> dict:
         for _ in range(n + 5)
     ]
     tracks = rng.choice(engine.catalog.tracks["track_id"].to_numpy(dtype=str), n + 5)
-    for q, u, t in zip(queries[:20], users[:5], tracks[:5], strict=False):
+    for q in queries[:20]:
         engine.search_mood(q, k=10)
+    for u, t in zip(users[:5], tracks[:5], strict=True):
         engine.recommend(u, k=10)
         engine.similar_tracks(t, k=10)
-    result = {
+    return {
         "tracks": len(engine.catalog.tracks),
         "artists": len(engine.catalog.artists),
         "users": int(engine.catalog.interactions["user_id"].nunique()),
@@ -142,7 +143,6 @@ def engine_latency(data_dir: Path, n: int = 200, seed: int = 0) -> dict:
         "rss_mb": rss_mb(),
         "rss_before_load_mb": before,
     }
-    return result
 
 
 # --- build throughput -----------------------------------------------------------------------------
@@ -161,12 +161,23 @@ def _onnx_encoder(folder: Path, quantize: bool) -> Callable[[list[str]], np.ndar
     fp32 = folder / "minilm.onnx"
     if not fp32.exists():
         bert = AutoModel.from_pretrained(path, local_files_only=True).eval()
+
+        class Hidden(torch.nn.Module):  # positional inputs and one output, as ONNX wants
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                out = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids)  # fmt: skip
+                return out.last_hidden_state
+
         names = ["input_ids", "attention_mask", "token_type_ids"]
         sample = tokenizer(
             ["a short text", "and a longer one here"], padding=True, return_tensors="pt"
         )
         torch.onnx.export(
-            _Hidden(bert),
+            Hidden().eval(),
             tuple(sample[k] for k in names),
             str(fp32),
             input_names=names,
@@ -206,27 +217,6 @@ def _onnx_encoder(folder: Path, quantize: bool) -> Callable[[list[str]], np.ndar
     return encode
 
 
-class _Hidden:
-    """Wraps a BERT model so ONNX export sees positional inputs and one output."""
-
-    def __new__(cls, bert):  # a torch Module built lazily so importing this file needs no torch
-        import torch
-
-        class Hidden(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.bert = bert
-
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.bert(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
-                ).last_hidden_state
-
-        return Hidden().eval()
-
-
 def topk_overlap(reference: np.ndarray, other: np.ndarray, queries_ref: np.ndarray,
                  queries_other: np.ndarray, k: int = 10) -> float:  # fmt: skip
     """Mean share of each query's top-``k`` documents under ``reference`` also found under ``other``."""
@@ -238,8 +228,6 @@ def topk_overlap(reference: np.ndarray, other: np.ndarray, queries_ref: np.ndarr
 def semantic_backends(docs: Sequence[str], queries: Sequence[str], workdir: Path,
                       onnx: bool = True) -> dict:  # fmt: skip
     """Documents/s and top-10 overlap with torch fp32 for each encoding backend, in one run."""
-    import torch
-
     from tunescout.indexes.encoder import load_encoder
 
     encoder = load_encoder()
@@ -254,7 +242,6 @@ def semantic_backends(docs: Sequence[str], queries: Sequence[str], workdir: Path
     ref_queries = encoder.encode(queries)
     out, reference = {}, None
     for name, encode in backends.items():
-        torch.set_num_threads(os.cpu_count() or 1)
         encode(docs[:64])
         start = time.perf_counter()
         vectors = encode(docs)
@@ -371,7 +358,6 @@ class SampledEncoder:
         picked = rng.choice(len(texts), min(self.sample, len(texts)), replace=False)
         base = self.inner.encode_documents([texts[i] for i in picked], batch_size, progress)
         vectors = base[rng.integers(0, len(base), len(texts))]
-        vectors[picked] = base
         vectors += rng.normal(0, self.noise, vectors.shape).astype(np.float32)
         vectors[picked] = base
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -254,6 +254,11 @@ MOODS: tuple[Mood, ...] = (
     ),
 )
 
+# Every lexicon phrase, the index in MOODS of its mood, and phrase -> first position.
+_PHRASES = tuple(p for mood in MOODS for p in mood.phrases)
+_OWNER = np.array([i for i, mood in enumerate(MOODS) for _ in mood.phrases])
+_LEXICON = {p: i for i, p in reversed(list(enumerate(_PHRASES)))}
+
 # Spellings people type for genres the catalog names otherwise.
 GENRE_ALIASES = {
     "hip-hop": "hip hop",
@@ -397,8 +402,6 @@ class MoodSearch:
         self.genre_vocabulary: dict[str, str] = aliases | {g: g for g in vocab}
         self._encoder = encoder
         self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
-        phrases = [p for mood in MOODS for p in mood.phrases]
-        self._lexicon = {p: i for i, p in reversed(list(enumerate(phrases)))}
         self._gram_cache: dict[str, np.ndarray] = {}
 
     @property
@@ -409,9 +412,7 @@ class MoodSearch:
     def _prototype_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Vectors of every mood phrase and the index in :data:`MOODS` of each (encoded once)."""
         if self._prototypes is None:
-            phrases = [p for mood in MOODS for p in mood.phrases]
-            owner = np.array([i for i, mood in enumerate(MOODS) for _ in mood.phrases])
-            self._prototypes = (self.encoder.encode(phrases), owner)
+            self._prototypes = (self.encoder.encode(list(_PHRASES)), _OWNER)
         return self._prototypes
 
     def _detect_genres(self, tokens: list[str]) -> tuple[list[str], list[str], set[int]]:
@@ -484,7 +485,7 @@ class MoodSearch:
         # MiniLM's word pieces make plurals drift ("lullabies" is 0.41 from "lullaby"): a phrase
         # whose singular form is in the lexicon matches that entry exactly.
         for i, phrase in enumerate(phrases):
-            hit = self._lexicon.get(_singular(phrase))
+            hit = _LEXICON.get(_singular(phrase))
             if hit is not None:
                 sims[i, hit] = 1.0
         best = sims.argmax(axis=1)
