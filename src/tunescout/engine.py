@@ -160,7 +160,7 @@ class Engine:
         self.artists = cat.artists.set_index("artist_id", drop=False)
         self.track_filter = FilterTable(cat.tracks, "track_id")
         self.artist_filter = FilterTable(cat.artists, "artist_id")
-        self.mood_search = MoodSearch(semantic, cat.tracks)
+        self.mood_search = MoodSearch(semantic, cat.tracks, table=self.track_filter)
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, settings: Settings | None = None) -> Engine:
@@ -210,14 +210,12 @@ class Engine:
     def track_info(self, ids: Sequence[str]) -> pd.DataFrame:
         """Catalog details of tracks in the given order (raises for unknown ids)."""
         _check_ids(ids, "track ids")
-        return self.tracks.loc[self._known(ids, self.tracks), TRACK_COLUMNS].reset_index(drop=True)
+        return self._rows_of(ids, self.tracks, TRACK_COLUMNS)
 
     def artist_info(self, ids: Sequence[str]) -> pd.DataFrame:
         """Catalog details of artists in the given order (raises for unknown ids)."""
         _check_ids(ids, "artist ids")
-        return self.artists.loc[self._known(ids, self.artists), ARTIST_COLUMNS].reset_index(
-            drop=True
-        )
+        return self._rows_of(ids, self.artists, ARTIST_COLUMNS)
 
     def find_artists(self, text: str, k: int = 10) -> pd.DataFrame:
         """Artists whose name contains ``text`` (case-insensitive), most popular first."""
@@ -242,6 +240,15 @@ class Engine:
         hit |= tracks["artist_name"].fillna("").str.casefold().str.contains(needle, regex=False)
         found = tracks[hit].sort_values("popularity", ascending=False, na_position="last")
         return found[TRACK_COLUMNS].head(k).reset_index(drop=True)
+
+    @staticmethod
+    def _rows_of(ids: Sequence[str], frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        """``columns`` of ``frame`` (indexed by id) for ``ids`` in order; unknown ids raise."""
+        ids = [str(i) for i in ids]
+        rows = frame.index.get_indexer(ids)
+        if (rows < 0).any():
+            raise UnknownIdError(f"unknown ids: {[i for i, r in zip(ids, rows) if r < 0][:5]}")
+        return frame.iloc[rows, frame.columns.get_indexer(columns)].reset_index(drop=True)
 
     @staticmethod
     def _known(ids: Sequence[str], frame: pd.DataFrame) -> list[str]:

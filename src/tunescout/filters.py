@@ -126,9 +126,7 @@ class FilterTable:
             return None
         keep = np.ones(len(self.ids), dtype=bool)
         if filters.genres:
-            cols = [self.genre_index[g] for g in filters.genres if g in self.genre_index]
-            hit = np.asarray(self.genre_matrix[:, cols].sum(axis=1)).ravel() > 0 if cols else False
-            keep &= hit
+            keep &= self.genre_hits(filters.genres)
         for name, bounds in filters.features.items():
             keep &= self._between(name, bounds)
         if filters.popularity is not None:
@@ -139,6 +137,16 @@ class FilterTable:
             rows = self._row.get_indexer(list(filters.exclude))
             keep[rows[rows >= 0]] = False
         return keep
+
+    def genre_hits(self, genres: Iterable[str]) -> np.ndarray:
+        """Rows tagged with any of ``genres`` (casefolded names; unknown names match nothing)."""
+        hit = np.zeros(len(self.ids), dtype=bool)
+        m = self.genre_matrix
+        for g in genres:
+            col = self.genre_index.get(g)
+            if col is not None:  # the rows of one CSC column: the tracks of that genre
+                hit[m.indices[m.indptr[col] : m.indptr[col + 1]]] = True
+        return hit
 
     @property
     def genres(self) -> list[str]:

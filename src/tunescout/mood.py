@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from tunescout.catalog import AUDIO_FEATURES, as_list
+from tunescout.catalog import AUDIO_FEATURES
 from tunescout.errors import InputError
+from tunescout.filters import FilterTable
 from tunescout.indexes.encoder import Encoder
 from tunescout.indexes.semantic import SemanticIndex
 
@@ -377,6 +378,8 @@ class MoodSearch:
         semantic: The semantic index built on the same catalog.
         tracks: The catalog tracks table (rows in table order; masks refer to these rows).
         encoder: Encoder for queries and prototypes; the semantic index's encoder by default.
+        table: ``FilterTable(tracks, "track_id")`` if the caller already has one (its genre
+            matrix is shared rather than built twice).
 
     Example:
         >>> ms = MoodSearch(semantic, catalog.tracks)  # doctest: +SKIP
@@ -384,7 +387,11 @@ class MoodSearch:
     """
 
     def __init__(
-        self, semantic: SemanticIndex, tracks: pd.DataFrame, encoder: Encoder | None = None
+        self,
+        semantic: SemanticIndex,
+        tracks: pd.DataFrame,
+        encoder: Encoder | None = None,
+        table: FilterTable | None = None,
     ) -> None:
         self.semantic = semantic
         self.ids = tracks["track_id"].to_numpy(dtype=str)
@@ -394,10 +401,10 @@ class MoodSearch:
         self._table_rows = np.full(len(self._index), -1, dtype=np.int64)
         self._table_rows[self._index_rows] = np.arange(len(self.ids))
         self._pct, self._sorted = _percentile_table(tracks)
-        self._genre_sets = [
-            frozenset(g.casefold() for g in as_list(gs) if g) for gs in tracks["genres"]
-        ]
-        vocab = sorted(set().union(*self._genre_sets)) if len(tracks) else []
+        self._genres = table if table is not None else FilterTable(tracks, "track_id")
+        if not np.array_equal(self._genres.ids, self.ids):
+            raise InputError("the filter table's rows are not the tracks table's rows")
+        vocab = self._genres.genres
         aliases = {a: c for a, c in GENRE_ALIASES.items() if c in vocab}
         self.genre_vocabulary: dict[str, str] = aliases | {g: g for g in vocab}
         self._encoder = encoder
@@ -563,8 +570,9 @@ class MoodSearch:
         return 1.0 - distance
 
     def _genre_hits(self, genres: list[str], rows: np.ndarray) -> np.ndarray:
-        wanted = set(genres)
-        return np.array([bool(self._genre_sets[r] & wanted) for r in rows], dtype=np.float32)
+        """``(len(genres), len(rows))``: which of ``rows`` carry each genre."""
+        hits = [self._genres.genre_hits([g])[rows] for g in genres]
+        return np.array(hits, dtype=bool).reshape(len(genres), len(rows))
 
     def _candidates(
         self, intent: Intent, vector: np.ndarray, mask: np.ndarray | None, k: int
@@ -575,24 +583,24 @@ class MoodSearch:
         if mask is not None:
             index_mask = np.zeros(len(self._index), dtype=bool)
             index_mask[self._index_rows] = mask
-        ids, _ = self._index.search(vector, pool, index_mask)
-        pools = [self._table_rows[self._index.rows(ids)]]
+        found, _ = self._index.search_rows(vector, pool, index_mask)
+        pools = [self._table_rows[found]]
         allowed = np.arange(len(self.ids)) if mask is None else np.flatnonzero(mask)
         if intent.targets and len(allowed):
             fit = self.feature_fit(intent, allowed)
             if intent.genres:
                 # Within the named genres first, so "latin party music" finds latin party tracks.
-                fit = fit + _GENRE_BONUS * self._genre_hits(intent.genres, allowed)
+                fit = fit + _GENRE_BONUS * self._genre_hits(intent.genres, allowed).any(axis=0)
             top = min(pool, len(allowed))
             pools.append(allowed[np.argpartition(-fit, top - 1)[:top]])
         return np.unique(np.concatenate(pools))
 
-    def _why(self, intent: Intent, rows: np.ndarray, genre_hit: np.ndarray) -> list[str]:
+    def _why(self, intent: Intent, rows: np.ndarray, per_genre: np.ndarray) -> list[str]:
         cols, targets, weights = self._target_percentiles(intent)
         quoted = f"matches '{', '.join(intent.words)}'" if intent.words else "similar wording"
         out = []
-        for row, hit in zip(rows, genre_hit, strict=True):
-            words = [g for g in intent.genres if g in self._genre_sets[row]] if hit else []
+        for i, row in enumerate(rows):
+            words = [g for g, has in zip(intent.genres, per_genre[:, i], strict=True) if has]
             for c, t, w in zip(cols, targets, weights, strict=True):
                 p = self._pct[c, row]
                 side = "high" if t >= 0.5 else "low"
@@ -629,9 +637,10 @@ class MoodSearch:
                 )
         intent, vector = self._analyse(text)
         rows = self._candidates(intent, vector, mask, k)
-        semantic = self._index.vectors[self._index_rows[rows]] @ vector
+        semantic = self._index.vectors_at(self._index_rows[rows]) @ vector
         fit = self.feature_fit(intent, rows)
-        genre_hit = self._genre_hits(intent.genres, rows) if intent.genres else np.zeros(len(rows))
+        per_genre = self._genre_hits(intent.genres, rows)
+        genre_hit = per_genre.any(axis=0)
         spread = float(semantic.max() - semantic.min()) if len(rows) else 0.0
         sem_scaled = (semantic - semantic.min()) / spread if spread > 0 else np.zeros(len(rows))
         share = _FIT_SHARE * intent.strength
@@ -643,6 +652,6 @@ class MoodSearch:
                 "score": score[top].astype(np.float64),
                 "semantic": semantic[top].astype(np.float64),
                 "feature_fit": fit[top].astype(np.float64),
-                "why": self._why(intent, rows[top], genre_hit[top]),
+                "why": self._why(intent, rows[top], per_genre[:, top]),
             }
         )

@@ -1,0 +1,72 @@
+"""The encoder's ONNX Runtime query path: same vectors as torch, and torch when it cannot be had."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tunescout.indexes.encoder import QUERY_BATCH, Encoder, load_encoder
+
+TEXTS = [
+    "rainy heartbreak",
+    "focus music for coding",
+    "Björk — jóga, ça va? 東京の夜",
+    "a",
+    " ".join(["very long query"] * 120),  # over 256 word pieces: truncated the same way
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return load_encoder()
+
+
+def test_short_texts_run_on_onnx_with_torchs_vectors(encoder: Encoder) -> None:
+    assert encoder.query_backend == "onnx"
+    fast = encoder.encode(TEXTS)
+    reference = encoder._torch(TEXTS)
+    assert fast.shape == (len(TEXTS), 384) and fast.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert np.min(np.sum(fast * reference, axis=1)) > 0.99999
+    # One text or several in a batch (padding) give the same vector.
+    assert np.allclose(encoder.encode(TEXTS[:1])[0], fast[0], atol=1e-5)
+
+
+def test_large_batches_and_documents_stay_on_torch(encoder: Encoder) -> None:
+    texts = [f"song number {i} sad piano" for i in range(QUERY_BATCH + 1)]
+    batch = encoder.encode(texts)
+    assert np.min(np.sum(batch * encoder._torch(texts), axis=1)) > 0.99999
+    docs = encoder.encode_documents(texts[:3])
+    assert np.min(np.sum(docs * encoder._torch(texts[:3]), axis=1)) > 0.999
+
+
+def test_torch_only_when_asked(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("TUNESCOUT_QUERY_BACKEND", "torch")
+    monkeypatch.setenv("TUNESCOUT_MODEL_CACHE", str(tmp_path))
+    encoder = Encoder()
+    assert encoder.query_backend == "torch"
+    assert list(tmp_path.iterdir()) == []  # nothing exported
+    assert encoder.encode(["rainy heartbreak"]).shape == (1, 384)
+
+
+def test_a_corrupt_cached_export_is_made_again(monkeypatch, tmp_path, caplog) -> None:
+    monkeypatch.setenv("TUNESCOUT_MODEL_CACHE", str(tmp_path))
+    first = Encoder()
+    assert first.query_backend == "onnx"
+    (exported,) = tmp_path.glob("*.onnx")
+    exported.write_bytes(b"not an onnx graph")
+    again = Encoder()
+    assert again.query_backend == "onnx"
+    assert exported.stat().st_size > 1_000_000
+    assert "ONNX query path unavailable" in caplog.text
+    assert np.allclose(again.encode(TEXTS[:2]), first.encode(TEXTS[:2]), atol=1e-5)
+
+
+def test_an_unwritable_cache_falls_back_to_torch(monkeypatch, tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("TUNESCOUT_MODEL_CACHE", str(blocker / "cache"))
+    encoder = Encoder()
+    assert encoder.query_backend == "torch"
+    reference = encoder._torch(TEXTS[:2])
+    assert np.min(np.sum(encoder.encode(TEXTS[:2]) * reference, axis=1)) > 0.99999
