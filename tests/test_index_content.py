@@ -186,8 +186,10 @@ def test_masks_by_catalog_id_or_by_row(index: ContentIndex, cat: catalog.Catalog
         index.similar(["a1"], k=1, mask=np.ones(3, dtype=bool))
 
 
-@pytest.mark.parametrize("method", ["exact", "hnsw"])
-def test_exact_and_hnsw_agree(cat: catalog.Catalog, index: ContentIndex, method: str) -> None:
+@pytest.mark.parametrize("method", ["exact", "hnsw", "ivf"])
+def test_exact_and_approximate_agree(
+    cat: catalog.Catalog, index: ContentIndex, method: str
+) -> None:
     forced = ContentIndex.build(cat, method=method)
     assert forced.index("tracks").method == method
     assert forced.index("artists").method == method
@@ -195,14 +197,14 @@ def test_exact_and_hnsw_agree(cat: catalog.Catalog, index: ContentIndex, method:
         assert forced.similar([seed], k=3)[0].tolist() == index.similar([seed], k=3)[0].tolist()
 
 
-def test_auto_switches_to_hnsw_at_the_threshold(cat: catalog.Catalog) -> None:
+def test_auto_switches_to_ivf_at_the_threshold(cat: catalog.Catalog) -> None:
     auto = ContentIndex.build(cat, hnsw_threshold=5)
-    assert auto.index("tracks").method == "hnsw"  # 7 tracks
+    assert auto.index("tracks").method == "ivf"  # 7 tracks
     assert auto.index("artists").method == "exact"  # 4 artists
     assert ContentIndex.build(cat).params["method"] == {"tracks": "exact", "artists": "exact"}
 
 
-@pytest.mark.parametrize("method", ["exact", "hnsw"])
+@pytest.mark.parametrize("method", ["exact", "hnsw", "ivf"])
 def test_save_load_round_trip(cat: catalog.Catalog, tmp_path, method: str) -> None:
     built = ContentIndex.build(cat, method=method, weights={"liveness": 0.2})
     info = built.save(tmp_path)
@@ -235,7 +237,7 @@ def test_bad_inputs_are_refused(cat: catalog.Catalog) -> None:
     with pytest.raises(InputError, match="unknown content weights"):
         ContentIndex.build(cat, weights={"loudnes": 1.0})
     with pytest.raises(InputError, match="unknown index method"):
-        ContentIndex.build(cat, method="ivf")
+        ContentIndex.build(cat, method="annoy")
     empty = catalog.Catalog(
         tracks=catalog.empty("tracks"),
         artists=cat.artists[cat.artists["artist_id"] == "nobody"],

@@ -247,7 +247,7 @@ class Engine:
         ids = [str(i) for i in ids]
         rows = frame.index.get_indexer(ids)
         if (rows < 0).any():
-            raise UnknownIdError(f"unknown ids: {[i for i, r in zip(ids, rows) if r < 0][:5]}")
+            raise UnknownIdError(f"unknown ids: {np.asarray(ids)[rows < 0][:5].tolist()}")
         return frame.iloc[rows, frame.columns.get_indexer(columns)].reset_index(drop=True)
 
     @staticmethod

@@ -205,7 +205,7 @@ def _embed(
         old_rows = np.flatnonzero(first)
         hit = lookup.get_indexer(hashes)
         todo = hit < 0
-        vectors[~todo] = old_index.vectors[old_rows[hit[~todo]]]
+        vectors[~todo] = old_index.vectors_at(old_rows[hit[~todo]])
     # Identical texts (the same song on two albums) are encoded once.
     new_hashes, first, inverse = np.unique(hashes[todo], return_index=True, return_inverse=True)
     if len(new_hashes):

@@ -1,4 +1,4 @@
-"""Cosine nearest-neighbour search over vectors keyed by catalog ids (FAISS, exact or HNSW).
+"""Cosine nearest-neighbour search over vectors keyed by catalog ids (FAISS exact, IVF or HNSW).
 
 :class:`VectorIndex` is the one place that maps catalog ids to matrix rows; everything above it
 speaks catalog ids only. Filters are applied inside the search (a FAISS id selector, or an exact
@@ -18,10 +18,17 @@ import pandas as pd
 
 from tunescout.errors import InputError, UnknownIdError
 
-HNSW_THRESHOLD = 200_000
+HNSW_THRESHOLD = 200_000  # where "auto" leaves exact search for the approximate index (IVF)
 # Recall@10 against exact search on the real MiniLM track vectors (scripts/benchmark.py):
 # efConstruction 80 / efSearch 128 gave 0.88; 200 / 256 gives 0.97 at about 1.5 ms a query.
 EF_CONSTRUCTION, EF_SEARCH = 200, 256
+# IVF with fp16 storage: half the memory of float32 and a 21 s build where HNSW takes tens of
+# minutes at 1M x 384 on two cores. About sqrt(n) lists; a fifth of them (at least 32) are searched
+# per query. Mood queries sit far from the documents they match, so fewer probes lose recall: at 1M
+# jittered MiniLM vectors, recall@10 was 0.878 / 0.942 / 0.964 / 0.984 at 64 / 128 / 192 / 256 of
+# 1,000 lists, and 11 ms a query at 192 (scripts/benchmark.py measures it again).
+NPROBE_MIN, NPROBE_SHARE = 32, 0.2
+_IVF_TRAIN_PER_LIST = 64
 _EXACT_SCAN_LIMIT = 50_000
 # One query at a time is 30x faster single-threaded on 2 cores than with OpenMP's thread start-up.
 faiss.omp_set_num_threads(int(os.environ.get("TUNESCOUT_FAISS_THREADS", "1")))
@@ -36,14 +43,26 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
+def _ivf(vectors: np.ndarray) -> faiss.Index:
+    """An untrained-then-trained ``IVF<sqrt n>,SQfp16`` inner-product index (vectors not added)."""
+    n, dim = vectors.shape
+    nlist = max(1, int(round(np.sqrt(n))))
+    index = faiss.index_factory(dim, f"IVF{nlist},SQfp16", faiss.METRIC_INNER_PRODUCT)
+    index.by_residual = False  # codes are the vectors themselves: better recall, exact read-back
+    sample = np.random.default_rng(0).permutation(n)[: nlist * _IVF_TRAIN_PER_LIST]
+    index.train(vectors[np.sort(sample)])
+    return index
+
+
 class VectorIndex:
     """Inner-product search over L2-normalised vectors (cosine similarity), keyed by catalog ids.
 
     Args:
         ids: Catalog ids, one per row of ``vectors``; unique.
         vectors: ``(n, d)`` array; normalised here.
-        method: ``"exact"``, ``"hnsw"`` or ``"auto"`` (HNSW from ``hnsw_threshold`` rows up).
-        hnsw_threshold: Size at which ``auto`` switches to HNSW.
+        method: ``"exact"``, ``"hnsw"``, ``"ivf"`` (inverted lists over fp16 codes) or
+            ``"auto"`` (IVF from ``hnsw_threshold`` rows up, exact below).
+        hnsw_threshold: Size at which ``auto`` switches to the approximate index.
         hnsw_m: HNSW graph degree.
         ef_search: HNSW search breadth (recall against speed).
 
@@ -70,23 +89,32 @@ class VectorIndex:
         if index is None:
             vectors = normalize(vectors)
             if method == "auto":
-                method = "hnsw" if len(self.ids) >= hnsw_threshold else "exact"
-            if method == "hnsw":
+                method = "ivf" if len(self.ids) >= hnsw_threshold else "exact"
+            if method == "ivf":
+                index = _ivf(vectors)
+            elif method == "hnsw":
                 index = faiss.IndexHNSWFlat(vectors.shape[1], hnsw_m, faiss.METRIC_INNER_PRODUCT)
                 index.hnsw.efConstruction = EF_CONSTRUCTION
             elif method == "exact":
                 index = faiss.IndexFlatIP(vectors.shape[1])
             else:
-                raise InputError(f"unknown index method {method!r}: use exact, hnsw or auto")
+                raise InputError(f"unknown index method {method!r}: use exact, ivf, hnsw or auto")
             index.add(vectors)
         self.index = index
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = ef_search
+        if isinstance(index, faiss.IndexIVF):
+            index.nprobe = min(
+                index.nlist, max(NPROBE_MIN, int(np.ceil(index.nlist * NPROBE_SHARE)))
+            )
+            index.make_direct_map()  # id -> code, so stored vectors can be read back by row
         if index.ntotal != len(self.ids):
             raise InputError(f"{index.ntotal} vectors for {len(self.ids)} ids")
 
     @property
     def method(self) -> str:
+        if isinstance(self.index, faiss.IndexIVF):
+            return "ivf"
         return "hnsw" if isinstance(self.index, faiss.IndexHNSW) else "exact"
 
     @property
@@ -95,12 +123,26 @@ class VectorIndex:
 
     @property
     def vectors(self) -> np.ndarray:
-        """All vectors as a read-only view into the FAISS storage (no copy)."""
+        """All vectors: a read-only view into the FAISS storage, or for IVF a decoded copy.
+
+        The view lives only as long as this index; copy it to keep it beyond.
+        """
+        if self.method == "ivf":
+            return self.vectors_at(np.arange(len(self)))
         flat = faiss.downcast_index(self.index.storage) if self.method == "hnsw" else self.index
         view = faiss.rev_swig_ptr(flat.get_xb(), self.index.ntotal * self.dim)
         view = view.reshape(self.index.ntotal, self.dim)
         view.flags.writeable = False
         return view
+
+    def vectors_at(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of matrix ``rows`` (decoded from fp16 codes for IVF)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.method == "ivf":
+            if not len(rows):
+                return np.empty((0, self.dim), dtype=np.float32)
+            return self.index.reconstruct_batch(rows)
+        return self.vectors[rows]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -132,7 +174,7 @@ class VectorIndex:
 
     def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
         """The vectors of ``ids`` (raises :class:`UnknownIdError` for unknown ids)."""
-        return self.vectors[self.rows(ids)]
+        return self.vectors_at(self.rows(ids))
 
     def mean_vector(self, ids: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
         """Normalised weighted mean of the vectors of ``ids`` (negative weights pull away)."""
@@ -148,6 +190,13 @@ class VectorIndex:
         Returns:
             ``(ids, scores)``, best first; fewer than ``k`` only when fewer rows pass ``mask``.
         """
+        rows, scores = self.search_rows(query, k, mask)
+        return self.ids[rows], scores
+
+    def search_rows(
+        self, query: np.ndarray, k: int, mask: np.ndarray | pd.Series | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` returning matrix rows instead of ids (for callers that index arrays)."""
         if k <= 0:
             raise InputError(f"k must be positive, got {k}")
         mask = self.align(mask)
@@ -155,32 +204,34 @@ class VectorIndex:
         allowed = len(self.ids) if mask is None else int(mask.sum())
         k = min(k, allowed)
         if k == 0:
-            return np.array([], dtype=str), np.array([], dtype=np.float32)
+            return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
         if mask is not None and allowed <= _EXACT_SCAN_LIMIT:
             return self._scan(query[0], k, np.flatnonzero(mask))
         params = None
         if mask is not None:
             bitmap = np.packbits(mask.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
-            params = (
-                faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.index.hnsw.efSearch, k))
-                if self.method == "hnsw"
-                else faiss.SearchParameters(sel=selector)
-            )
+            if self.method == "hnsw":
+                ef = max(self.index.hnsw.efSearch, k)
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
+            elif self.method == "ivf":
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe)
+            else:
+                params = faiss.SearchParameters(sel=selector)
         elif self.method == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=max(self.index.hnsw.efSearch, k))
         scores, rows = self.index.search(query, k, params=params)
         found = rows[0] >= 0
-        if found.sum() < k:  # HNSW can miss under a tight filter: scan exactly instead
+        if found.sum() < k:  # HNSW and IVF can miss under a tight filter: scan exactly instead
             candidates = np.flatnonzero(mask) if mask is not None else np.arange(len(self.ids))
             return self._scan(query[0], k, candidates)
-        return self.ids[rows[0]], scores[0]
+        return rows[0], scores[0]
 
     def _scan(self, query: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores = self.vectors[rows] @ query
+        scores = self.vectors_at(rows) @ query
         top = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
         top = top[np.argsort(-scores[top], kind="stable")]
-        return self.ids[rows[top]], scores[top]
+        return rows[top], scores[top]
 
     def similar(
         self,
@@ -207,7 +258,7 @@ class VectorIndex:
         rows = self._rows.get_indexer(list(candidate_ids))
         out = np.full(len(rows), np.nan, dtype=np.float32)
         known = rows >= 0
-        out[known] = self.vectors[rows[known]] @ normalize(query)
+        out[known] = self.vectors_at(rows[known]) @ normalize(query)
         return out
 
     def save(self, folder: Path, name: str) -> list[Path]:
