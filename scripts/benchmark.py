@@ -114,11 +114,13 @@ def main() -> None:
 
         first = next(iter(dirs.values()))
         catalog = read_catalog(Settings(data_dir=first).catalog_dir)
-        docs = documents(catalog).sample(min(len(catalog.tracks), 600 if args.quick else 4000),
-                                         random_state=0)  # fmt: skip
+        n_docs = min(len(catalog.tracks), 600 if args.quick else 4000)
+        docs = documents(catalog).sample(n_docs, random_state=0)
+        sample = catalog.tracks.sample(n_docs, random_state=0)
+        short = (sample["name"].fillna("") + " by " + sample["artist_name"].fillna("")).tolist()
         log.info("semantic backends on %d documents", len(docs))
         results["semantic"] = bench.semantic_backends(
-            docs.tolist(), [q.text for q in QUERIES], work, onnx=not args.no_onnx
+            docs.tolist(), [q.text for q in QUERIES], work, onnx=not args.no_onnx, short=short
         )
         results["semantic"]["catalog"] = sizes[0]
         log.info("ALS overhead and content build")

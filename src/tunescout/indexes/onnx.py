@@ -3,13 +3,16 @@
 A single short query runs in about 6 ms on ONNX Runtime here against about 15 ms through
 sentence-transformers on torch, most of which is torch's per-operator overhead on a 10-token input
 (``scripts/benchmark.py`` measures both). The export is a plain fp32 graph of the packaged
-weights, so its vectors match torch's to a cosine of 0.99999; :class:`OnnxEncoder` checks that on
-load and refuses a file that drifts. Nothing is downloaded: the graph is traced from the weights
-already installed, and written to a local cache the first time it is needed.
+weights, so its vectors match torch's to a cosine of 0.99999; the encoder checks that after each
+export and records the file's sha256, so a later process loads it without torch and re-exports it
+if it changed. Nothing is downloaded: the graph is traced from the weights already installed and
+written to a local cache the first time it is needed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -32,7 +35,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TUNESCOUT_MODEL_CACHE", default))
 
 
-def export(transformer, tokenizer, path: Path) -> Path:
+def export(transformer, path: Path) -> Path:
     """Trace ``transformer`` (a Hugging Face BERT) to an ONNX graph at ``path``, atomically.
 
     The graph takes the three BERT inputs with dynamic batch and sequence axes and returns the
@@ -53,7 +56,8 @@ def export(transformer, tokenizer, path: Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sample = tokenizer(["a short text", "and a longer one here"], padding=True, return_tensors="pt")
+    ids = torch.tensor([[101, 1037, 2460, 3793, 102, 0], [101, 1998, 1037, 2936, 2028, 102]])
+    sample = (ids, (ids > 0).long(), torch.zeros_like(ids))
     # Another process may export at the same time: each writes its own file, the rename is atomic.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
@@ -63,7 +67,7 @@ def export(transformer, tokenizer, path: Path) -> Path:
             warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent Python code
             torch.onnx.export(
                 Hidden().eval(),
-                tuple(sample[k] for k in INPUTS),
+                sample,
                 tmp,
                 input_names=list(INPUTS),
                 output_names=["hidden"],
@@ -71,6 +75,7 @@ def export(transformer, tokenizer, path: Path) -> Path:
                 opset_version=OPSET,
                 dynamo=False,
             )
+        _verified_file(path).unlink(missing_ok=True)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -78,18 +83,44 @@ def export(transformer, tokenizer, path: Path) -> Path:
     return path
 
 
+def _verified_file(path: Path) -> Path:
+    return path.with_name(path.name + ".verified.json")
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def mark_verified(path: Path) -> None:
+    """Record that the graph at ``path`` (by its sha256) gave torch's vectors."""
+    _verified_file(path).write_text(json.dumps({"sha256": _sha256(path)}))
+
+
+def verified(path: Path) -> bool:
+    """Whether ``path`` is the very file :func:`mark_verified` checked (not since changed)."""
+    try:
+        return json.loads(_verified_file(path).read_text())["sha256"] == _sha256(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 class OnnxEncoder:
     """Mean-pooled, L2-normalised sentence vectors from an exported MiniLM graph.
 
+    Uses the model's own ``tokenizer.json`` through the ``tokenizers`` library, so neither torch
+    nor transformers is imported.
+
     Args:
         path: The ``.onnx`` file from :func:`export`.
-        tokenizer: The model's own tokenizer.
+        model_dir: The model folder (for ``tokenizer.json``).
         max_length: Word pieces kept per text (the model's ``max_seq_length``).
         threads: ONNX Runtime intra-op threads.
     """
 
-    def __init__(self, path: Path, tokenizer, max_length: int, threads: int = 1) -> None:
+    def __init__(self, path: Path, model_dir: Path, max_length: int, threads: int = 1) -> None:
         import onnxruntime as ort
+        from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -100,7 +131,14 @@ class OnnxEncoder:
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors on a bad file
             raise ArtifactError(f"cannot load the ONNX model {Path(path).name}: {exc}") from exc
-        self.path, self.tokenizer, self.max_length = Path(path), tokenizer, max_length
+        self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
+        self.path = Path(path)
+
+    def word_pieces(self, texts: list[str]) -> list[int]:
+        """Word pieces per text, special tokens included, after truncation."""
+        return [sum(e.attention_mask) for e in self.tokenizer.encode_batch(texts)]
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """``(len(texts), dim)`` float32 unit vectors, longest texts batched together."""
@@ -108,16 +146,14 @@ class OnnxEncoder:
         out: np.ndarray | None = None
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="np",
-            )
-            feeds = {k: batch[k].astype(np.int64) for k in INPUTS}
+            batch = self.tokenizer.encode_batch([texts[i] for i in rows])
+            feeds = {
+                "input_ids": np.array([e.ids for e in batch], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in batch], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in batch], dtype=np.int64),
+            }
             hidden = self.session.run(None, feeds)[0]
-            mask = batch["attention_mask"][..., None].astype(np.float32)
+            mask = feeds["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
             if out is None:
                 out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
