@@ -1,4 +1,4 @@
-"""VectorIndex's approximate method (IVF over fp16 codes) against exact search, and the shared
+"""VectorIndex's approximate method (IVF over 8-bit codes) against exact search, and the shared
 genre lookup of FilterTable."""
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ def test_ivf_finds_what_exact_search_finds(clustered) -> None:
     exact = VectorIndex(ids, vectors, method="exact")
     ivf = VectorIndex(ids, vectors, method="ivf")
     assert (ivf.method, exact.method) == ("ivf", "exact")
-    assert ivf.index.nlist == 63 and ivf.index.nprobe == 32  # about sqrt(n) lists
+    assert ivf.index.nlist == 63 and ivf.index.nprobe == 32  # about sqrt(n) lists, at least 32
     recall = np.mean(
         [len(set(exact.search(q, 10)[0]) & set(ivf.search(q, 10)[0])) / 10 for q in queries]
     )
     assert recall >= 0.95
-    # Scores are cosines from fp16 codes: within fp16 precision of the exact ones.
+    # Scores are cosines from 8-bit codes: within a percent of the exact ones.
     top_ids, top_scores = ivf.search(queries[0], 10)
-    assert np.allclose(top_scores, exact.scores(queries[0], top_ids), atol=2e-3)
+    assert np.allclose(top_scores, exact.scores(queries[0], top_ids), atol=1e-2)
 
 
 def test_ivf_reads_back_vectors_by_id(clustered) -> None:
@@ -42,7 +42,7 @@ def test_ivf_reads_back_vectors_by_id(clustered) -> None:
     ids = [f"t{i}" for i in range(len(vectors))]
     ivf = VectorIndex(ids, vectors, method="ivf")
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert np.allclose(ivf.vectors_of(["t5", "t3999", "t0"]), unit[[5, 3999, 0]], atol=1e-3)
+    assert np.allclose(ivf.vectors_of(["t5", "t3999", "t0"]), unit[[5, 3999, 0]], atol=1e-2)
     assert ivf.vectors.shape == (4000, 32)
     assert ivf.vectors_at(np.array([], dtype=int)).shape == (0, 32)
     assert ivf.similar(["t5"], k=3)[0].tolist()[0] != "t5"

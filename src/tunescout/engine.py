@@ -33,7 +33,7 @@ from tunescout.indexes import store
 from tunescout.indexes.collaborative import CollaborativeIndex
 from tunescout.indexes.content import ContentIndex
 from tunescout.indexes.semantic import SemanticIndex
-from tunescout.indexes.vectors import normalize
+from tunescout.indexes.vectors import normalize, share_ids
 from tunescout.mood import MoodSearch
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,12 @@ class Engine:
         self.track_filter = FilterTable(cat.tracks, "track_id")
         self.artist_filter = FilterTable(cat.artists, "artist_id")
         self.mood_search = MoodSearch(semantic, cat.tracks, table=self.track_filter)
+        for kind in ("tracks", "artists"):
+            factors = None if als is None else getattr(als, kind)
+            share_ids(
+                [content.index(kind), semantic.index(kind)]
+                + ([factors.items] if factors is not None else [])
+            )
 
     @classmethod
     def load(cls, data_dir: str | Path | None = None, settings: Settings | None = None) -> Engine:

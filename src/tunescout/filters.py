@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import reprlib
@@ -99,7 +100,8 @@ class FilterTable:
     def __init__(self, frame: pd.DataFrame, id_column: str) -> None:
         self.ids = frame[id_column].to_numpy(dtype=str)
         self.numeric = {
-            c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            # float32, as the catalog stores features: a bound of 0.7 then keeps a stored 0.7.
+            c: frame[c].to_numpy(dtype=np.float32, na_value=np.nan)
             for c in [*AUDIO_FEATURES, "popularity", "release_year"]
             if c in frame.columns
         }
@@ -111,7 +113,10 @@ class FilterTable:
         self.genre_matrix = sparse.csc_matrix(
             (np.ones(len(cols), dtype=np.int8), (rows, cols)), shape=(len(frame), len(vocab))
         )
-        self._row = pd.Index(self.ids)
+
+    @functools.cached_property
+    def _row(self) -> pd.Index:
+        return pd.Index(self.ids)
 
     def _between(self, column: str, bounds: tuple[float, float]) -> np.ndarray:
         values = self.numeric.get(column)

@@ -413,16 +413,18 @@ class MoodSearch:
         table: FilterTable | None = None,
     ) -> None:
         self.semantic = semantic
-        self.ids = tracks["track_id"].to_numpy(dtype=str)
+        self._genres = table if table is not None else FilterTable(tracks, "track_id")
+        if len(self._genres.ids) != len(tracks) or not np.array_equal(
+            self._genres.ids, tracks["track_id"].to_numpy(dtype=str)
+        ):
+            raise InputError("the filter table's rows are not the tracks table's rows")
+        self.ids = self._genres.ids
         self._index = semantic.index("tracks")
         # Index rows of each table row, so masks and scores line up whatever the index order.
         self._index_rows = self._index.rows(self.ids)
         self._table_rows = np.full(len(self._index), -1, dtype=np.int64)
         self._table_rows[self._index_rows] = np.arange(len(self.ids))
         self._pct, self._sorted = _percentile_table(tracks)
-        self._genres = table if table is not None else FilterTable(tracks, "track_id")
-        if not np.array_equal(self._genres.ids, self.ids):
-            raise InputError("the filter table's rows are not the tracks table's rows")
         vocab = self._genres.genres
         aliases = {a: c for a, c in GENRE_ALIASES.items() if c in vocab}
         self.genre_vocabulary: dict[str, str] = aliases | {g: g for g in vocab}
@@ -593,10 +595,13 @@ class MoodSearch:
         np.subtract(1.0, distance, out=distance)
         return distance
 
-    def _genre_hits(self, genres: list[str], rows: np.ndarray) -> np.ndarray:
-        """``(len(genres), len(rows))``: which of ``rows`` carry each genre."""
-        hits = [self._genres.genre_hits([g])[rows] for g in genres]
-        return np.array(hits, dtype=bool).reshape(len(genres), len(rows))
+    def _genre_hits(self, genres: list[str], rows: np.ndarray | None = None) -> np.ndarray:
+        """``(len(genres), len(rows))``: which of ``rows`` (all rows by default) carry each genre."""
+        n = len(self.ids) if rows is None else len(rows)
+        hits = [self._genres.genre_hits([g]) for g in genres]
+        return np.array([h if rows is None else h[rows] for h in hits], dtype=bool).reshape(
+            len(genres), n
+        )
 
     def _candidates(
         self, intent: Intent, vector: np.ndarray, mask: np.ndarray | None, k: int
@@ -614,8 +619,7 @@ class MoodSearch:
             fit = self.feature_fit(intent, allowed)
             if intent.genres:
                 # Within the named genres first, so "latin party music" finds latin party tracks.
-                rows = np.arange(len(self.ids)) if allowed is None else allowed
-                fit += _GENRE_BONUS * self._genre_hits(intent.genres, rows).any(axis=0)
+                fit += _GENRE_BONUS * self._genre_hits(intent.genres, allowed).any(axis=0)
             best = largest(fit, pool)
             pools.append(best if allowed is None else allowed[best])
         return np.unique(np.concatenate(pools))

@@ -12,7 +12,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -58,9 +57,9 @@ def model_path() -> Path:
 class Encoder:
     """Turns short texts into unit-length MiniLM sentence embeddings on the CPU.
 
-    Queries (up to :data:`QUERY_BATCH` texts) run on ONNX Runtime from a cached fp32 export of
-    the same weights, so a serving process never loads torch once that export exists; document
-    batches run on sentence-transformers (torch), loaded on first use.
+    Queries (:meth:`encode`) run on ONNX Runtime from a cached fp32 export of the same weights, so
+    a serving process never loads torch once that export exists; catalog documents
+    (:meth:`encode_documents`) run on sentence-transformers (torch), loaded on first use.
 
     Args:
         path: Model folder; the packaged all-MiniLM-L6-v2 by default.
@@ -129,34 +128,41 @@ class Encoder:
         import torch
 
         if self.document_precision != "bf16":
-            return self.encode(texts, batch_size=batch_size, progress=progress)
+            return self.encode_torch(texts, batch_size=batch_size, progress=progress)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            return self.encode(texts, batch_size=batch_size, progress=progress)
+            return self.encode_torch(texts, batch_size=batch_size, progress=progress)
 
     def encode(
         self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
     ) -> np.ndarray:
-        """Embed ``texts`` (fp32 outside :meth:`encode_documents`).
+        """Embed queries and other query-side texts (mood phrases) in fp32.
 
-        Up to :data:`QUERY_BATCH` texts (a query and its phrases) go through ONNX Runtime when
-        :meth:`query_encoder` has it, about 2.5× faster for one query; larger batches use torch.
+        Runs on ONNX Runtime, one thread, when :meth:`query_encoder` has it: about 6 ms for one
+        query against 15 ms on torch, and no torch in the process. Otherwise on torch.
 
         Args:
-            texts: Documents or queries; longer than 256 word pieces are truncated by the model.
+            texts: Queries; longer than 256 word pieces are truncated by the model.
             batch_size: Texts per forward pass.
-            progress: Show a tqdm bar (for long builds).
+            progress: Show a tqdm bar (torch only).
 
         Returns:
             ``(len(texts), dim)`` float32 array with L2-normalised rows.
         """
         if len(texts) == 0:
             return np.empty((0, self.dim), dtype=np.float32)
-        if len(texts) <= QUERY_BATCH and not _in_autocast():
-            fast = self.query_encoder()
-            if fast is not None:
-                return fast.encode(list(texts))
+        fast = self.query_encoder()
+        if fast is not None:
+            return fast.encode(list(texts), batch_size=batch_size)
+        return self.encode_torch(texts, batch_size=batch_size, progress=progress)
+
+    def encode_torch(
+        self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
+        """Embed ``texts`` with sentence-transformers on torch (the reference implementation)."""
         import torch
 
+        if len(texts) == 0:
+            return np.empty((0, self.dim), dtype=np.float32)
         # A short query runs fastest on one thread (no OpenMP start-up, no fight for two cores);
         # batch builds use all threads.
         torch.set_num_threads(1 if len(texts) <= QUERY_BATCH else self._threads)
@@ -171,11 +177,11 @@ class Encoder:
 
     @property
     def query_backend(self) -> str:
-        """``"onnx"`` when short texts run on ONNX Runtime, else ``"torch"``."""
+        """``"onnx"`` when queries run on ONNX Runtime, else ``"torch"``."""
         return "onnx" if self.query_encoder() is not None else "torch"
 
     def query_encoder(self) -> OnnxEncoder | None:
-        """The ONNX Runtime copy of this model for short texts, exported on first use.
+        """The ONNX Runtime copy of this model for queries, exported on first use.
 
         ``None`` when ``TUNESCOUT_QUERY_BACKEND=torch``, or when the export cannot be made or
         loaded, or its vectors drift from torch's (each logged once); queries then use torch.
@@ -208,7 +214,7 @@ class Encoder:
         export(self.model[0].auto_model, path)
         probe = ["quiet piano for a rainy night", "pump me up for the gym", "a"]
         fast = OnnxEncoder(path, self.path, _max_length(self.path)).encode(probe)
-        drift = 1 - float(np.min(np.sum(fast * self._torch(probe), axis=1)))
+        drift = 1 - float(np.min(np.sum(fast * self.encode_torch(probe), axis=1)))
         if drift > 1e-4:
             raise ArtifactError(f"the ONNX export drifts from torch (1 - cosine = {drift:.2g})")
         mark_verified(path)
@@ -216,21 +222,12 @@ class Encoder:
             "short queries run on ONNX Runtime (%s, 1 - cosine to torch %.1g)", path.name, drift
         )
 
-    def _torch(self, texts: list[str]) -> np.ndarray:
-        return self.model.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
-
 
 def _max_length(path: Path) -> int:
     config = path / "sentence_bert_config.json"
     return (
         int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
     )
-
-
-def _in_autocast() -> bool:
-    """Inside :meth:`Encoder.encode_documents`' bf16 autocast (never imports torch itself)."""
-    torch = sys.modules.get("torch")
-    return torch is not None and torch.is_autocast_enabled("cpu")
 
 
 def _native_bf16() -> bool:

@@ -8,6 +8,7 @@ scan of the allowed rows when they are few), so a filtered query returns ``k`` r
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,16 +23,19 @@ HNSW_THRESHOLD = 200_000  # where "auto" leaves exact search for the approximate
 # Recall@10 against exact search on the real MiniLM track vectors (scripts/benchmark.py):
 # efConstruction 80 / efSearch 128 gave 0.88; 200 / 256 gives 0.97 at about 1.5 ms a query.
 EF_CONSTRUCTION, EF_SEARCH = 200, 256
-# IVF with fp16 storage: half the memory of float32 and a 21 s build where HNSW takes tens of
-# minutes at 1M x 384 on two cores. About sqrt(n) lists; a fifth of them (at least 32) are searched
-# per query. Mood queries sit far from the documents they match, so fewer probes lose recall: at 1M
-# jittered MiniLM vectors, recall@10 was 0.878 / 0.942 / 0.964 / 0.984 at 64 / 128 / 192 / 256 of
-# 1,000 lists, and 11 ms a query at 192 (scripts/benchmark.py measures it again).
-NPROBE_MIN, NPROBE_SHARE = 32, 0.2
+# IVF over 8-bit codes: a quarter of float32's memory and a 20 s build where HNSW takes tens of
+# minutes at 1M x 384 on two cores. About sqrt(n) lists; a quarter of them (at least 32) are
+# searched per query, on two threads over the lists. Mood queries sit far from the documents they
+# match, so fewer probes lose recall: at 1M jittered MiniLM vectors, recall@10 against exact was
+# 0.952 / 0.970 at 200 / 256 of 1,000 lists with 8-bit codes (0.963 / 0.979 with fp16 codes, at
+# twice the memory), 14 ms a query at 256 on one thread and about half that on two.
+NPROBE_MIN, NPROBE_SHARE = 32, 0.25
+IVF_THREADS = min(2, os.cpu_count() or 1)
 _IVF_TRAIN_PER_LIST = 64
 _EXACT_SCAN_LIMIT = 50_000
 # One query at a time is 30x faster single-threaded on 2 cores than with OpenMP's thread start-up.
-faiss.omp_set_num_threads(int(os.environ.get("TUNESCOUT_FAISS_THREADS", "1")))
+_THREADS = int(os.environ.get("TUNESCOUT_FAISS_THREADS", "1"))
+faiss.omp_set_num_threads(_THREADS)
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -43,12 +47,30 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
+class Keys:
+    """Ids in row order and their id -> row lookup, built on first use (it costs about 125 MB
+    per million ids) and shareable between indexes over the same ids."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    @functools.cached_property
+    def lookup(self) -> pd.Index:
+        return pd.Index(self.array)
+
+
+def share_ids(indexes: Sequence[VectorIndex]) -> None:
+    """Let indexes over the same ids in the same order hold one copy of them."""
+    for i, index in enumerate(indexes):
+        any(index.share_ids_with(earlier) for earlier in indexes[:i])
+
+
 def _ivf(vectors: np.ndarray) -> faiss.Index:
-    """An untrained-then-trained ``IVF<sqrt n>,SQfp16`` inner-product index (vectors not added)."""
+    """A trained ``IVF<sqrt n>,SQ8`` inner-product index (vectors not added yet)."""
     n, dim = vectors.shape
     nlist = max(1, int(round(np.sqrt(n))))
-    index = faiss.index_factory(dim, f"IVF{nlist},SQfp16", faiss.METRIC_INNER_PRODUCT)
-    index.by_residual = False  # codes are the vectors themselves: better recall, exact read-back
+    index = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+    index.by_residual = False  # codes are the vectors themselves: better recall here
     sample = np.random.default_rng(0).permutation(n)[: nlist * _IVF_TRAIN_PER_LIST]
     index.train(vectors[np.sort(sample)])
     return index
@@ -60,7 +82,7 @@ class VectorIndex:
     Args:
         ids: Catalog ids, one per row of ``vectors``; unique.
         vectors: ``(n, d)`` array; normalised here.
-        method: ``"exact"``, ``"hnsw"``, ``"ivf"`` (inverted lists over fp16 codes) or
+        method: ``"exact"``, ``"hnsw"``, ``"ivf"`` (inverted lists over 8-bit codes) or
             ``"auto"`` (IVF from ``hnsw_threshold`` rows up, exact below).
         hnsw_threshold: Size at which ``auto`` switches to the approximate index.
         hnsw_m: HNSW graph degree.
@@ -82,11 +104,10 @@ class VectorIndex:
         ef_search: int = EF_SEARCH,
         index: faiss.Index | None = None,
     ) -> None:
-        self.ids = np.asarray(ids, dtype=str)
-        self._rows = pd.Index(self.ids)
-        if not self._rows.is_unique:
-            raise InputError("VectorIndex ids must be unique")
+        self._keys = Keys(np.asarray(ids, dtype=str))
         if index is None:
+            if not self._rows.is_unique:  # a loaded build was checked when it was built
+                raise InputError("VectorIndex ids must be unique")
             vectors = normalize(vectors)
             if method == "auto":
                 method = "ivf" if len(self.ids) >= hnsw_threshold else "exact"
@@ -108,8 +129,26 @@ class VectorIndex:
                 index.nlist, max(NPROBE_MIN, int(np.ceil(index.nlist * NPROBE_SHARE)))
             )
             index.make_direct_map()  # id -> code, so stored vectors can be read back by row
+            index.parallel_mode = 1  # one query's lists split across threads, not queries
         if index.ntotal != len(self.ids):
             raise InputError(f"{index.ntotal} vectors for {len(self.ids)} ids")
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Catalog ids in row order."""
+        return self._keys.array
+
+    @property
+    def _rows(self) -> pd.Index:
+        return self._keys.lookup
+
+    def share_ids_with(self, other: VectorIndex) -> bool:
+        """Hold ``other``'s copy of the ids and their lookup when both have the same ids in the
+        same order (an engine at 1M tracks saves about 170 MB per shared index)."""
+        if self._keys is other._keys or not np.array_equal(self.ids, other.ids):
+            return self._keys is other._keys
+        self._keys = other._keys
+        return True
 
     @property
     def method(self) -> str:
@@ -136,7 +175,7 @@ class VectorIndex:
         return view
 
     def vectors_at(self, rows: np.ndarray) -> np.ndarray:
-        """The vectors of matrix ``rows`` (decoded from fp16 codes for IVF)."""
+        """The vectors of matrix ``rows`` (decoded from 8-bit codes for IVF)."""
         rows = np.asarray(rows, dtype=np.int64)
         if self.method == "ivf":
             if not len(rows):
@@ -220,7 +259,15 @@ class VectorIndex:
                 params = faiss.SearchParameters(sel=selector)
         elif self.method == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=max(self.index.hnsw.efSearch, k))
-        scores, rows = self.index.search(query, k, params=params)
+        if self.method == "ivf":
+            # OpenMP's thread count is per calling thread: set for this search, then restored.
+            faiss.omp_set_num_threads(IVF_THREADS)
+            try:
+                scores, rows = self.index.search(query, k, params=params)
+            finally:
+                faiss.omp_set_num_threads(_THREADS)
+        else:
+            scores, rows = self.index.search(query, k, params=params)
         found = rows[0] >= 0
         if found.sum() < k:  # HNSW and IVF can miss under a tight filter: scan exactly instead
             candidates = np.flatnonzero(mask) if mask is not None else np.arange(len(self.ids))
