@@ -121,7 +121,12 @@ def test_round_trip_and_manifest(tmp_path) -> None:
     catalog.write_catalog(cat, tmp_path / "catalog", {"sources": {"test": "x"}})
     back = catalog.read_catalog(tmp_path / "catalog")
     for name, df in cat.tables().items():
-        pd.testing.assert_frame_equal(getattr(back, name), df, check_dtype=True)
+        read = getattr(back, name)
+        if name == "interactions":  # ids come back as categories (a tenth of the memory at 3M rows)
+            labels = ["user_id", "artist_id", "track_id", "source"]
+            assert all(isinstance(read[c].dtype, pd.CategoricalDtype) for c in labels)
+            read = read.astype({c: df[c].dtype for c in labels})
+        pd.testing.assert_frame_equal(read, df, check_dtype=True)
     manifest = catalog.read_manifest(tmp_path / "catalog")
     assert manifest["rows"] == {"tracks": 1, "artists": 1, "artist_map": 1, "interactions": 1}
     assert manifest["sources"] == {"test": "x"} and len(manifest["catalog_hash"]) == 64

@@ -307,11 +307,8 @@ def read_catalog(directory: Path) -> Catalog:
     # One chunk per column: taking 10 rows from a 1M-row string column split into row-group chunks
     # cost 2.6 ms, against 0.1 ms from one chunk (every result table does such takes).
     # Interactions repeat a few user and artist ids millions of times: as categories they take
-    # 74 MB instead of 247 MB at 3M rows (and a track's few source labels 4 MB instead of 32 MB).
-    ids = {
-        "interactions": ["user_id", "artist_id", "track_id", "source"],
-        "tracks": ["features_source", "source"],
-    }
+    # 74 MB instead of 247 MB at 3M rows.
+    ids = {"interactions": ["user_id", "artist_id", "track_id", "source"]}
     frames = {
         name: to_pandas(
             pq.read_table(

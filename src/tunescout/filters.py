@@ -100,8 +100,7 @@ class FilterTable:
     def __init__(self, frame: pd.DataFrame, id_column: str) -> None:
         self.ids = frame[id_column].to_numpy(dtype=str)
         self.numeric = {
-            # float32, as the catalog stores features: a bound of 0.7 then keeps a stored 0.7.
-            c: frame[c].to_numpy(dtype=np.float32, na_value=np.nan)
+            c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
             for c in [*AUDIO_FEATURES, "popularity", "release_year"]
             if c in frame.columns
         }
