@@ -21,6 +21,7 @@ import numpy as np
 from tunescout import benchmark as bench
 from tunescout.cli import run, setup_logging
 from tunescout.config import Settings
+from tunescout.indexes.encoder import load_encoder
 
 log = logging.getLogger("benchmark")
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,13 +78,25 @@ def _in_fresh_process(fn, *a):
         return pool.submit(fn, *a).result()
 
 
-def _vectors(data_dir: Path) -> np.ndarray:
-    from tunescout.indexes import store
-    from tunescout.indexes.semantic import SemanticIndex
+def _vectors(data_dir: Path, sample: int | None) -> np.ndarray:
+    """The float semantic track vectors of a built catalog, as its build encoded them.
 
-    build = store.open_current(Settings(data_dir=data_dir).index_dir)
+    An IVF build keeps only 8-bit codes; comparing search methods on vectors decoded from them
+    would quantise twice, so those are encoded again the same way (the same sampled encoder).
+    """
+    from tunescout.catalog import read_catalog
+    from tunescout.indexes import store
+    from tunescout.indexes.semantic import SemanticIndex, documents
+
+    settings = Settings(data_dir=data_dir)
+    build = store.open_current(settings.index_dir)
     index = SemanticIndex.load(build.component_dir("semantic")).index("tracks")
-    return np.array(index.vectors)  # a copy: a view would die with the FAISS index
+    if index.method != "ivf":
+        return np.array(index.vectors)
+    log.info("encoding the %d track documents again for float vectors", len(index))
+    docs = documents(read_catalog(settings.catalog_dir)).tolist()
+    encoder = bench.SampledEncoder(sample=sample) if sample else load_encoder()
+    return encoder.encode_documents(docs)
 
 
 def main() -> None:
@@ -129,12 +142,10 @@ def main() -> None:
             size: bench.content_build_seconds(read_catalog(Settings(data_dir=d).catalog_dir))
             for size, d in dirs.items()
         }
-        from tunescout.indexes.encoder import load_encoder
-
         queries = load_encoder().encode(bench.mood_queries(100 if args.quick else 500, seed=1))
         results["faiss"] = {}
         for size, data_dir in dirs.items():
-            vectors = _vectors(data_dir)
+            vectors = _vectors(data_dir, SYNTHETIC[size][2] if size in SYNTHETIC else None)
             # HNSW's build at 1M x 384 takes tens of minutes here: compared up to 100k only.
             methods = ("hnsw", "ivf") if len(vectors) <= 150_000 else ("ivf",)
             log.info("FAISS exact vs %s at %s", " and ".join(methods), size)

@@ -11,7 +11,12 @@ from scipy import sparse
 
 from tunescout.catalog import TABLES, Catalog, empty, validate
 from tunescout.errors import ArtifactError, DataMissingError, InputError, UnknownIdError
-from tunescout.indexes.collaborative import ALSParams, CollaborativeIndex, confidence
+from tunescout.indexes.collaborative import (
+    ALSParams,
+    CollaborativeIndex,
+    FactorModel,
+    confidence,
+)
 
 N_USERS, N_ARTISTS = 20, 10
 PARAMS = {
@@ -223,3 +228,27 @@ def test_hetrec_holdout_ndcg(shared_data) -> None:
     test = rank < np.floor(0.2 * raw.groupby("user_id")["user_id"].transform("size") + 0.5)
     index = CollaborativeIndex.build(_catalog(raw[~test].to_dict("records")), show_progress=False)
     assert _ndcg_at_10(index, raw[test]) > 0.2  # implicit's defaults on raw counts: 0.13
+
+
+def test_categorical_and_string_ids_fit_the_same_model() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in rng.integers(0, 40, 600)],
+            "artist_id": [f"a{i:02d}" for i in rng.integers(0, 30, 600)],
+            "weight": rng.integers(1, 50, 600).astype(np.float32),
+        }
+    )
+    params = ALSParams(factors=8, iterations=3)
+    plain = FactorModel.fit(frame, "artist_id", params, show_progress=False)
+    # Categories in another order, one unused: the same sorted ids and the same matrix.
+    cats = frame.astype({"user_id": "category", "artist_id": "category"})
+    cats["artist_id"] = (
+        cats["artist_id"]
+        .cat.add_categories(["zz"])
+        .cat.reorder_categories(["zz", *sorted(frame["artist_id"].unique(), reverse=True)])
+    )
+    coded = FactorModel.fit(cats, "artist_id", params, show_progress=False)
+    assert list(coded.ids) == sorted(frame["artist_id"].unique()) == list(plain.ids)
+    assert list(coded.users) == list(plain.users)
+    assert (coded.seen != plain.seen).nnz == 0

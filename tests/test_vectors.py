@@ -97,3 +97,20 @@ def test_genre_hits_match_the_genre_filter() -> None:
         table.genre_hits(["rock", "jazz"]).tolist()
         == table.mask(Filters(genres=("rock", "jazz"))).tolist()
     )
+
+
+@pytest.mark.parametrize("method", ["exact", "hnsw"])
+def test_a_vectors_view_outlives_its_index(clustered, method: str) -> None:
+    import gc
+
+    vectors, _ = clustered
+    index = VectorIndex([f"t{i}" for i in range(len(vectors))], vectors, method=method)
+    view = index.vectors
+    expected = view.copy()
+    del index
+    gc.collect()
+    junk = [
+        np.full(len(vectors) * 32, 7.0, dtype=np.float32) for _ in range(8)
+    ]  # reuse freed memory
+    assert np.array_equal(view, expected) and len(junk) == 8
+    assert not view.flags.writeable

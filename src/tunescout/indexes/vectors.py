@@ -47,6 +47,15 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
 
 
+class _Owned:
+    """Exposes a FAISS buffer to numpy while holding the index that owns it, so a view of the
+    vectors stays valid after the :class:`VectorIndex` is gone."""
+
+    def __init__(self, array: np.ndarray, owner: faiss.Index) -> None:
+        self.__array_interface__ = array.__array_interface__
+        self.owner = owner
+
+
 class Keys:
     """Ids in row order and their id -> row lookup, built on first use (it costs about 125 MB
     per million ids) and shareable between indexes over the same ids."""
@@ -162,15 +171,13 @@ class VectorIndex:
 
     @property
     def vectors(self) -> np.ndarray:
-        """All vectors: a read-only view into the FAISS storage, or for IVF a decoded copy.
-
-        The view lives only as long as this index; copy it to keep it beyond.
-        """
+        """All vectors: a read-only view into the FAISS storage (which it keeps alive), or for
+        IVF a decoded copy."""
         if self.method == "ivf":
             return self.vectors_at(np.arange(len(self)))
         flat = faiss.downcast_index(self.index.storage) if self.method == "hnsw" else self.index
-        view = faiss.rev_swig_ptr(flat.get_xb(), self.index.ntotal * self.dim)
-        view = view.reshape(self.index.ntotal, self.dim)
+        raw = faiss.rev_swig_ptr(flat.get_xb(), self.index.ntotal * self.dim)
+        view = np.asarray(_Owned(raw, self.index)).reshape(self.index.ntotal, self.dim)
         view.flags.writeable = False
         return view
 
