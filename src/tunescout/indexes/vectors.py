@@ -23,14 +23,15 @@ HNSW_THRESHOLD = 200_000  # where "auto" leaves exact search for the approximate
 # Recall@10 against exact search on the real MiniLM track vectors (scripts/benchmark.py):
 # efConstruction 80 / efSearch 128 gave 0.88; 200 / 256 gives 0.97 at about 1.5 ms a query.
 EF_CONSTRUCTION, EF_SEARCH = 200, 256
-# IVF over 8-bit codes: a quarter of float32's memory and a 20 s build where HNSW takes tens of
-# minutes at 1M x 384 on two cores. About sqrt(n) lists; a quarter of them (at least 32) are
-# searched per query, on two threads over the lists. Mood queries sit far from the documents they
-# match, so fewer probes lose recall: at 1M jittered MiniLM vectors, recall@10 against exact was
-# 0.952 / 0.970 at 200 / 256 of 1,000 lists with 8-bit codes (0.963 / 0.979 with fp16 codes, at
-# twice the memory), 14 ms a query at 256 on one thread and about half that on two.
-NPROBE_MIN, NPROBE_SHARE = 32, 0.25
-IVF_THREADS = min(2, os.cpu_count() or 1)
+# IVF over 8-bit codes: a quarter of float32's memory and a build of about a minute where HNSW
+# takes tens of minutes at 1M x 384 on two cores. Mood queries sit far from the documents they
+# match, so recall needs many probes; finer lists need a smaller share of them. At 1M sampled MiniLM
+# vectors, recall@10 against exact search (on two threads, one query):
+#   1,000 lists: 0.962 / 0.968 probing 200 / 250, 4.7 / 5.8 ms
+#   4,000 lists: 0.976 probing 400 (10%), 3.9 ms (8-bit codes cap it: fp16 codes reach 0.99)
+# So about 4 sqrt(n) lists (at least 39 vectors each) and a tenth of them (at least 32) probed.
+LISTS_PER_SQRT, NPROBE_MIN, NPROBE_SHARE = 4, 32, 0.1
+IVF_THREADS = int(os.environ.get("TUNESCOUT_IVF_THREADS", min(2, os.cpu_count() or 1)))
 _IVF_TRAIN_PER_LIST = 64
 _EXACT_SCAN_LIMIT = 50_000
 # One query at a time is 30x faster single-threaded on 2 cores than with OpenMP's thread start-up.
@@ -75,9 +76,9 @@ def share_ids(indexes: Sequence[VectorIndex]) -> None:
 
 
 def _ivf(vectors: np.ndarray) -> faiss.Index:
-    """A trained ``IVF<sqrt n>,SQ8`` inner-product index (vectors not added yet)."""
+    """A trained ``IVF<4 sqrt n>,SQ8`` inner-product index (vectors not added yet)."""
     n, dim = vectors.shape
-    nlist = max(1, int(round(np.sqrt(n))))
+    nlist = max(1, min(int(round(LISTS_PER_SQRT * np.sqrt(n))), n // 39))
     index = faiss.index_factory(dim, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
     index.by_residual = False  # codes are the vectors themselves: better recall here
     sample = np.random.default_rng(0).permutation(n)[: nlist * _IVF_TRAIN_PER_LIST]
