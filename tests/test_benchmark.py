@@ -75,3 +75,11 @@ def test_quick_run_measures_every_section(tmp_path: Path) -> None:
         assert 0.0 <= result["faiss"]["quick"][method]["recall_at_10"] <= 1.0
     assert {v["target"] for v in result["verdicts"]} >= {"ALS overhead ≤ 1.1×"}
     assert "MET" in done.stdout or "MISS" in done.stdout
+    assert result["cpu_steal_s"] >= 0.0 and "CPU steal during the run" in done.stdout
+
+
+def test_steal_seconds_reads_proc_stat() -> None:
+    from tunescout.benchmark import steal_seconds
+
+    first = steal_seconds()
+    assert first >= 0.0 and steal_seconds() >= first

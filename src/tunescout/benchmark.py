@@ -79,6 +79,19 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave to other guests so far (``/proc/stat``; 0 on bare metal).
+
+    On a shared 2-core VM a few seconds of steal during a run turn p99 latencies into noise, so the
+    benchmark reports how much there was.
+    """
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     import faiss
