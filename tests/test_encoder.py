@@ -92,3 +92,12 @@ def test_an_unwritable_cache_falls_back_to_torch(monkeypatch, tmp_path) -> None:
     assert encoder.query_backend == "torch"
     reference = encoder.encode_torch(TEXTS[:2])
     assert np.min(np.sum(encoder.encode(TEXTS[:2]) * reference, axis=1)) > 0.99999
+
+
+def test_a_torch_query_does_not_leave_builds_on_one_thread(encoder: Encoder) -> None:
+    import torch
+
+    encoder.encode_torch(["one short query"])  # runs on one thread
+    assert torch.get_num_threads() == 1
+    encoder.encode_torch([f"document {i}" for i in range(40)])
+    assert torch.get_num_threads() == len(os.sched_getaffinity(0))

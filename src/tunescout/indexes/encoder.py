@@ -106,11 +106,11 @@ class Encoder:
         a build's matrix work; elsewhere bf16 would be emulated and slower, so ``"fp32"``."""
         return "bf16" if _native_bf16() else "fp32"
 
-    @functools.cached_property
+    @property
     def _threads(self) -> int:
-        import torch
-
-        return torch.get_num_threads()
+        # The CPUs this process may use, not torch.get_num_threads(): a query encoded on torch
+        # sets that to 1, and a later build would then run on one core.
+        return max(1, len(os.sched_getaffinity(0)))
 
     def encode_documents(
         self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
