@@ -31,7 +31,8 @@ NAMES = st.one_of(
     st.text(max_size=40),
     st.lists(st.one_of(PARTS, st.text(max_size=6)), max_size=8).map(" ".join),
 )
-WORD = st.from_regex(r"[A-Za-zÀ-ÿ0-9][A-Za-zÀ-ÿ0-9']{0,9}", fullmatch=True)
+# Latin-1 letters: À-ÿ without × (U+00D7) and ÷ (U+00F7), which are symbols, not letters.
+WORD = st.from_regex(r"[A-Za-zÀ-ÖØ-öø-ÿ0-9][A-Za-zÀ-ÖØ-öø-ÿ0-9']{0,9}", fullmatch=True)
 PLAIN = (
     st.lists(WORD, min_size=1, max_size=4)
     .map(" ".join)
