@@ -163,7 +163,7 @@ def engine_latency(data_dir: Path, n: int = 200, seed: int = 0) -> dict:
 
 def _onnx_encoder(folder: Path, quantize: bool) -> Callable[[list[str]], np.ndarray]:
     """MiniLM on ONNX Runtime on all cores, fp32 or int8 (dynamic quantisation, per channel)."""
-    from tunescout.indexes.encoder import _max_length, load_encoder
+    from tunescout.indexes.encoder import load_encoder
     from tunescout.indexes.onnx import OnnxEncoder, export
 
     encoder = load_encoder()
@@ -176,7 +176,7 @@ def _onnx_encoder(folder: Path, quantize: bool) -> Callable[[list[str]], np.ndar
         fp32, path = path, folder / "minilm-int8.onnx"
         if not path.exists():
             quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True)
-    onnx = OnnxEncoder(path, encoder.path, _max_length(encoder.path), threads=os.cpu_count() or 1)
+    onnx = OnnxEncoder(path, encoder.path, threads=os.cpu_count() or 1)
     return onnx.encode
 
 

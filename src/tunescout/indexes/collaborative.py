@@ -185,8 +185,7 @@ class FactorModel:
             >>> FactorModel.fit(frame, "artist_id", ALSParams(factors=2), show_progress=False).ids
             array(['a', 'b'], dtype='<U1')
         """
-        # Codes into sorted ids and a COO->CSR conversion that adds repeated pairs: 3M interactions
-        # take about 1 s this way against 5 s for a groupby plus np.unique on strings.
+        # Codes into sorted ids, and a COO->CSR conversion that adds repeated pairs (no groupby).
         user_rows, users = _codes(frame["user_id"])
         item_rows, items = _codes(frame[item_column])
         weights = sparse.coo_matrix(

@@ -204,7 +204,7 @@ class Encoder:
             try:
                 if attempt or not verified(path):
                     self._export(path)
-                return OnnxEncoder(path, self.path, _max_length(self.path))
+                return OnnxEncoder(path, self.path)
             except Exception as exc:  # a broken cache or export: queries still work on torch
                 log.warning("ONNX query path unavailable (%s): using torch", exc)
         return None
@@ -213,7 +213,7 @@ class Encoder:
         """Export to ``path`` and mark it verified only if its vectors match torch's."""
         export(self.model[0].auto_model, path)
         probe = ["quiet piano for a rainy night", "pump me up for the gym", "a"]
-        fast = OnnxEncoder(path, self.path, _max_length(self.path)).encode(probe)
+        fast = OnnxEncoder(path, self.path).encode(probe)
         drift = 1 - float(np.min(np.sum(fast * self.encode_torch(probe), axis=1)))
         if drift > 1e-4:
             raise ArtifactError(f"the ONNX export drifts from torch (1 - cosine = {drift:.2g})")
@@ -221,13 +221,6 @@ class Encoder:
         log.info(
             "short queries run on ONNX Runtime (%s, 1 - cosine to torch %.1g)", path.name, drift
         )
-
-
-def _max_length(path: Path) -> int:
-    config = path / "sentence_bert_config.json"
-    return (
-        int(json.loads(config.read_text()).get("max_seq_length", 256)) if config.exists() else 256
-    )
 
 
 def _native_bf16() -> bool:

@@ -114,18 +114,21 @@ class OnnxEncoder:
     Args:
         path: The ``.onnx`` file from :func:`export`.
         model_dir: The model folder (for ``tokenizer.json``).
-        max_length: Word pieces kept per text (the model's ``max_seq_length``).
         threads: ONNX Runtime intra-op threads.
+
+    Texts are truncated at the model's ``max_seq_length`` (``sentence_bert_config.json``), as
+    sentence-transformers does.
     """
 
-    def __init__(self, path: Path, model_dir: Path, max_length: int, threads: int = 1) -> None:
+    def __init__(self, path: Path, model_dir: Path, threads: int = 1) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False  # 48 MB less resident, no slower for short queries
+        # 48 MB less resident; encoding measured 6-7 ms a query inside the engine either way.
+        options.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
@@ -133,7 +136,9 @@ class OnnxEncoder:
         except Exception as exc:  # onnxruntime raises its own untyped errors on a bad file
             raise ArtifactError(f"cannot load the ONNX model {Path(path).name}: {exc}") from exc
         self.tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length)
+        config = Path(model_dir) / "sentence_bert_config.json"
+        settings = json.loads(config.read_text()) if config.exists() else {}
+        self.tokenizer.enable_truncation(int(settings.get("max_seq_length", 256)))
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
         self.path = Path(path)
 

@@ -406,7 +406,7 @@ class SemanticIndex:
         try:
             params = json.loads((folder / PARAMS_FILE).read_text())
             indexes = {kind: VectorIndex.load(folder, f"semantic_{kind}") for kind in KINDS}
-            # Memory-mapped: only an incremental rebuild reads them (137 MB at 1M tracks).
+            # Memory-mapped: only an incremental rebuild reads them (122 MB for 1M tracks).
             hashes = {
                 kind: np.load(
                     folder / f"semantic_{kind}.hashes.npy", mmap_mode="r", allow_pickle=False
