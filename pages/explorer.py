@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tunescout import explore, plots, ui
-from tunescout.catalog import AUDIO_FEATURES
+from tunescout import ui
+from tunescout.domain.features import AUDIO_FEATURES
+from tunescout.research import explore
+from tunescout.ui import plots
 
 ui.ensure_routed(__file__)
 

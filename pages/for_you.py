@@ -4,7 +4,7 @@ diversity, and a "play next" queue that suggests what comes after it."""
 import streamlit as st
 
 from tunescout import ui
-from tunescout.filters import Filters
+from tunescout.serving.filters import Filters
 
 ui.ensure_routed(__file__)
 

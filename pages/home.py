@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from tunescout import setup, ui
+from tunescout import firstrun, ui
 from tunescout.errors import TunescoutError
 
 ui.ensure_routed(__file__)
@@ -36,7 +36,7 @@ except TunescoutError as exc:
     )
     if st.button("Build the data now", type="primary"):
         try:
-            done = setup.ensure_data(settings, on_step=ui.step_bar("Starting…"))
+            done = firstrun.ensure_data(settings, on_step=ui.step_bar("Starting…"))
         except TunescoutError as build_exc:
             ui.show_error(build_exc)
             st.stop()

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from tunescout import plots, ui
+from tunescout import ui
+from tunescout.ui import plots
 
 ui.ensure_routed(__file__)
 

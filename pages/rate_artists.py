@@ -4,7 +4,7 @@ more, and manage the saved ratings (export, import, delete)."""
 import streamlit as st
 
 from tunescout import ui
-from tunescout.ratings import ImportRejected
+from tunescout.serving.ratings import ImportRejected
 
 ui.ensure_routed(__file__)
 

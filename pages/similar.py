@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from tunescout import explore, ui
+from tunescout import ui
+from tunescout.research import explore
 
 ui.ensure_routed(__file__)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tunescout import benchmark as bench
 from tunescout.cli import run, setup_logging
 from tunescout.config import Settings
-from tunescout.indexes.encoder import load_encoder
+from tunescout.indexes.encoding.encoder import load_encoder
+from tunescout.research import benchmark as bench
 
 log = logging.getLogger("benchmark")
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def main() -> None:
 
         from tunescout.catalog import read_catalog
         from tunescout.indexes.semantic import documents
-        from tunescout.mood_eval import QUERIES
+        from tunescout.research.mood_eval import QUERIES
 
         first = next(iter(dirs.values()))
         catalog = read_catalog(Settings(data_dir=first).catalog_dir)

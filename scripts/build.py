@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from tunescout.assemble import build_catalog
 from tunescout.catalog import read_manifest
+from tunescout.catalog.assemble import build_catalog
 from tunescout.cli import run, setup_logging
 from tunescout.config import load_settings
 from tunescout.indexes.build import COMPONENTS, build_indexes

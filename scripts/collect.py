@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from tunescout.cli import run, setup_logging
-from tunescout.collect import SOURCES, Options, collect
+from tunescout.collect.runner import SOURCES, Options, collect
 from tunescout.config import load_settings
 
 

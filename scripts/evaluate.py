@@ -9,11 +9,11 @@ import argparse
 import json
 from pathlib import Path
 
-from tunescout import report
 from tunescout.cli import run, setup_logging
 from tunescout.config import load_settings
-from tunescout.engine import Engine
-from tunescout.evaluation import save_results
+from tunescout.research import report
+from tunescout.research.metrics import save_results
+from tunescout.serving.engine import Engine
 
 PARTS = ("known", "survey", "mood")
 

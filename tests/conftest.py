@@ -30,8 +30,8 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic data dir with a catalog and a complete index build (built once)."""
-    from tunescout.assemble import build_catalog
-    from tunescout.collect import Options, collect
+    from tunescout.catalog.assemble import build_catalog
+    from tunescout.collect.runner import Options, collect
     from tunescout.indexes.build import build_indexes
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("synthetic") / "data")
@@ -49,7 +49,7 @@ def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def engine(synthetic_dir: Path):
     """The engine over :func:`synthetic_dir` (loaded once; tests must not mutate it)."""
-    from tunescout.engine import Engine
+    from tunescout.serving.engine import Engine
 
     return Engine.load(synthetic_dir)
 
@@ -76,6 +76,6 @@ def real_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="session")
 def real_engine(real_dir: Path):
     """The engine over the real data build."""
-    from tunescout.engine import Engine
+    from tunescout.serving.engine import Engine
 
     return Engine.load(real_dir)

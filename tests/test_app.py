@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import SYNTHETIC_TRACKS
-from tunescout.catalog import UNIT_FEATURES
-from tunescout.ratings import RatingsStore
+from tunescout.domain.features import UNIT_FEATURES
+from tunescout.serving.ratings import RatingsStore
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 FIRST_RUN_TIMEOUT = 300  # the first run in a process loads the indexes and the sentence encoder

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import SYNTHETIC_TRACKS
-from tunescout import explore
+from tunescout.research import explore
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300  # first runs load the sentence encoder; two shared cores can be slow

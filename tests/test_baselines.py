@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunescout import baselines as bl
-from tunescout import evaluation as ev
 from tunescout.errors import ArtifactError, InputError, UnknownIdError
+from tunescout.research import baselines as bl
+from tunescout.research import metrics as ev
 
 N_USERS, N_ITEMS = 30, 20
 HELD_OUT = {f"u{u}": f"i{u % N_ITEMS}" for u in range(N_USERS)}

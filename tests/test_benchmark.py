@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunescout import benchmark as bench
+from tunescout.research import benchmark as bench
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +79,7 @@ def test_quick_run_measures_every_section(tmp_path: Path) -> None:
 
 
 def test_steal_seconds_reads_proc_stat() -> None:
-    from tunescout.benchmark import steal_seconds
+    from tunescout.research.benchmark import steal_seconds
 
     first = steal_seconds()
     assert first >= 0.0 and steal_seconds() >= first

@@ -7,6 +7,7 @@ import pytest
 
 from tunescout import catalog
 from tunescout.catalog import Catalog
+from tunescout.domain.features import AUDIO_FEATURES, UNIT_FEATURES
 from tunescout.errors import CatalogError, DataMissingError
 
 
@@ -21,7 +22,7 @@ def track(track_id: str = "t1", artist_id: str = "a1", **overrides: object) -> d
         "popularity": 50.0,
         "duration_ms": 200_000,
         "genres": ["rock"],
-        **{f: 0.5 for f in catalog.UNIT_FEATURES},
+        **{f: 0.5 for f in UNIT_FEATURES},
         "tempo": 120.0,
         "loudness": -7.0,
         "key": 5,
@@ -40,7 +41,7 @@ def artist(artist_id: str = "a1", **overrides: object) -> dict:
         "tags": [{"tag": "rock", "weight": 3.0}],
         "popularity": 40.0,
         "listeners": 10,
-        **{f: 0.5 for f in catalog.AUDIO_FEATURES},
+        **{f: 0.5 for f in AUDIO_FEATURES},
         "features_source": "measured",
         "track_count": 1,
         "source": "test",

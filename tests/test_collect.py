@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tunescout import catalog, collect, raw
-from tunescout.assemble import build_catalog, choose_snapshots
+from tunescout import catalog
+from tunescout.catalog import snapshots as raw
+from tunescout.catalog.assemble import build_catalog, choose_snapshots
+from tunescout.collect import runner as collect
 from tunescout.config import Settings
 from tunescout.errors import DataMissingError, SourceError
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tunescout.indexes.encoder import Encoder, load_encoder
+from tunescout.indexes.encoding.encoder import Encoder, load_encoder
 
 TEXTS = [
     "rainy heartbreak",
@@ -70,7 +70,7 @@ def test_a_changed_cached_export_is_made_again(monkeypatch, tmp_path) -> None:
 def test_a_serving_process_never_imports_torch(tmp_path) -> None:
     """Once the export is cached, queries load neither torch nor transformers (~400 MB)."""
     code = (
-        "import sys; from tunescout.indexes.encoder import Encoder; e = Encoder(); "
+        "import sys; from tunescout.indexes.encoding.encoder import Encoder; e = Encoder(); "
         "v = e.encode(['rainy heartbreak']); assert v.shape == (1, 384), v.shape; "
         "print(e.query_backend, 'torch' in sys.modules, 'transformers' in sys.modules)"
     )

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunescout.engine import Engine
+from tunescout.domain.genres import broad_genre
 from tunescout.errors import DataMissingError, InputError, UnknownIdError
-from tunescout.filters import Filters
-from tunescout.sources.priors import broad_genre
+from tunescout.serving.engine import Engine
+from tunescout.serving.filters import Filters
 
 
 def primary_genre(engine: Engine, artist_ids) -> list[str]:

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunescout import evaluation as ev
 from tunescout.errors import InputError
+from tunescout.research import metrics as ev
 
 # User "a" has truth {x, y, z}; its ranking is x (hit), p, y (hit), q. User "b" has truth {w};
 # its ranking is p, q, r, w (hit at 4). User "c" has truth but no recommendations at all.

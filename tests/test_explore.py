@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunescout import explore
 from tunescout.errors import InputError, UnknownIdError
+from tunescout.research import explore
 
 IDS = [f"t{i:03d}" for i in range(100)]
 

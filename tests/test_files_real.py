@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tunescout import catalog
-from tunescout.sources import files
+from tunescout.collect.sources import files
 
 
 @pytest.fixture(scope="module")

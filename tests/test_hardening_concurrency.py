@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from tunescout.errors import StorageError
-from tunescout.ratings import RatingsStore
+from tunescout.serving.ratings import RatingsStore
 
 pytestmark = pytest.mark.hardening
 
@@ -89,7 +89,7 @@ def test_many_threads_writing_lose_nothing(tmp_path: Path) -> None:
 WRITER = """
 import sys, time
 from pathlib import Path
-from tunescout.ratings import RatingsStore
+from tunescout.serving.ratings import RatingsStore
 
 path, worker, count, go = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 store = RatingsStore(path, timeout=60)
@@ -185,7 +185,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 KILLED_WRITER = """
 import sqlite3, sys, time
 from pathlib import Path
-from tunescout.ratings import RatingsStore
+from tunescout.serving.ratings import RatingsStore
 
 path = Path(sys.argv[1])
 store = RatingsStore(path)

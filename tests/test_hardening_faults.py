@@ -26,17 +26,18 @@ from tests.fakes import spotify_server as fake
 from tests.fakes.lastfm_server import FAKE_KEY, LastfmHandler
 from tests.fakes.lastfm_server import state as lastfm_state
 from tests.test_source_spotify import CLIENT_ID, SECRET, playlist_ids, search_ids
-from tunescout import catalog, raw
-from tunescout.assemble import build_catalog
-from tunescout.collect import Options, collect
+from tunescout import catalog
+from tunescout.catalog import snapshots as raw
+from tunescout.catalog.assemble import build_catalog
+from tunescout.collect.runner import Options, collect
+from tunescout.collect.sources.lastfm import LastfmClient, collect_lastfm
+from tunescout.collect.sources.spotify import Retries
+from tunescout.collect.sources.synthetic import generate
 from tunescout.config import Settings
-from tunescout.engine import Engine
 from tunescout.errors import ArtifactError, SourceError
 from tunescout.indexes import store
 from tunescout.indexes.build import build_indexes
-from tunescout.sources.lastfm import LastfmClient, collect_lastfm
-from tunescout.sources.spotify import Retries
-from tunescout.sources.synthetic import generate
+from tunescout.serving.engine import Engine
 
 pytestmark = pytest.mark.hardening
 
@@ -103,7 +104,7 @@ def spotify_options(server, retries: Retries = FAST, genres: list[str] = GENRES)
 
 
 def collected(settings: Settings, server, **kwargs) -> raw.RawBundle:
-    """Collect from ``server`` through :func:`tunescout.collect.collect` and read the snapshot."""
+    """Collect from ``server`` through :func:`tunescout.collect.runner.collect` and read the snapshot."""
     outcome = collect(settings, "spotify", spotify_options(server, **kwargs))
     return raw.read_snapshot(outcome.snapshots[0])
 
@@ -362,9 +363,9 @@ KILL_GENRES = ["rock", "hip hop", "metal", "folk", "classical", "pop"]
 COLLECT_DRIVER = """
 import sys
 from pathlib import Path
-from tunescout.collect import Options, collect
+from tunescout.collect.runner import Options, collect
 from tunescout.config import Settings
-from tunescout.sources.spotify import Retries
+from tunescout.collect.sources.spotify import Retries
 
 url, data_dir, genres = sys.argv[1], Path(sys.argv[2]), sys.argv[3].split(",")
 settings = Settings(data_dir=data_dir, spotify_client_id=sys.argv[4], spotify_client_secret=sys.argv[5])

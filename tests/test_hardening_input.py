@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunescout.engine import MAX_K, MAX_TEXT, POOL, Engine
 from tunescout.errors import InputError, TunescoutError, UnknownIdError
 from tunescout.indexes import store
-from tunescout.ratings import MAX_IMPORT_BYTES, ImportRejected, RatingsStore
+from tunescout.serving.engine import MAX_K, MAX_TEXT, POOL, Engine
+from tunescout.serving.ratings import MAX_IMPORT_BYTES, ImportRejected, RatingsStore
 
 pytestmark = pytest.mark.hardening
 

@@ -24,14 +24,14 @@ from tests.fakes import serve
 from tests.fakes import spotify_server as fake_spotify
 from tests.fakes.lastfm_server import FAKE_KEY, LastfmHandler
 from tests.fakes.lastfm_server import state as lastfm_state
-from tunescout import raw
-from tunescout.assemble import build_catalog
+from tunescout.catalog import snapshots as raw
+from tunescout.catalog.assemble import build_catalog
+from tunescout.collect.sources.lastfm import LastfmClient, collect_lastfm
+from tunescout.collect.sources.spotify import Retries, collect_spotify
 from tunescout.config import Settings, load_settings
 from tunescout.errors import ArtifactError, DataMissingError, SourceError, TunescoutError
 from tunescout.indexes import store
-from tunescout.ratings import MAX_IMPORT_BYTES, validate_profile
-from tunescout.sources.lastfm import LastfmClient, collect_lastfm
-from tunescout.sources.spotify import Retries, collect_spotify
+from tunescout.serving.ratings import MAX_IMPORT_BYTES, validate_profile
 from tunescout.ui import escape
 
 pytestmark = pytest.mark.hardening
@@ -72,7 +72,7 @@ class Refusing(pickle.Unpickler):  # libraries subclass Unpickler at import; onl
     load = refuse
 
 pickle.load, pickle.loads, pickle.Unpickler = refuse, refuse, Refusing
-from tunescout.engine import Engine
+from tunescout.serving.engine import Engine
 
 engine = Engine.load(sys.argv[1])  # catalog, FAISS, .npy ids, ALS arrays, MiniLM safetensors
 liked = {a: 5 for a in engine.survey_artists(k=3)["artist_id"]}

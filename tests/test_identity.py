@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tunescout import identity
+from tunescout.catalog import identity
 
 
 @pytest.mark.parametrize(

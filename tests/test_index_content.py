@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from tunescout import catalog
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import ArtifactError, CatalogError, InputError, UnknownIdError
-from tunescout.filters import Filters, FilterTable
 from tunescout.indexes.content import (
     INPUT_COLUMNS,
     OUTPUT_COLUMNS,
@@ -16,6 +16,7 @@ from tunescout.indexes.content import (
     make_transform,
 )
 from tunescout.indexes.vectors import normalize
+from tunescout.serving.filters import Filters, FilterTable
 
 FEATURES = ["danceability", "energy", "valence", "acousticness", "instrumentalness", "speechiness"]
 FEATURES += ["liveness", "tempo", "loudness", "key", "mode"]
@@ -63,7 +64,7 @@ def make_catalog() -> catalog.Catalog:
         features_source="measured",
         source="test",
     )
-    folk_mean = _features(["a1", "a2", "a3"])[catalog.AUDIO_FEATURES].mean().to_dict()
+    folk_mean = _features(["a1", "a2", "a3"])[AUDIO_FEATURES].mean().to_dict()
     artists = pd.DataFrame(
         [
             _artist("folk", track_count=3),

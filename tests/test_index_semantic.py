@@ -8,9 +8,9 @@ import pytest
 
 from tunescout.catalog import Catalog, empty, validate
 from tunescout.errors import ArtifactError, InputError, UnknownIdError
-from tunescout.filters import Filters, FilterTable
-from tunescout.indexes.encoder import load_encoder
+from tunescout.indexes.encoding.encoder import load_encoder
 from tunescout.indexes.semantic import SemanticIndex, documents, era_words, mood_words
+from tunescout.serving.filters import Filters, FilterTable
 
 NEUTRAL = {
     "danceability": 0.5,
@@ -271,7 +271,7 @@ def test_load_reports_missing_artifacts(tmp_path):
 
 @pytest.mark.slow
 def test_real_songs_mood_search(shared_data, encoder):
-    from tunescout.sources.files import read_tidytuesday
+    from tunescout.collect.sources.files import read_tidytuesday
 
     bundle = read_tidytuesday(shared_data / "spotify-tracks" / "spotify_songs.csv")
     tracks = bundle.tracks.sample(1500, random_state=0).reset_index(drop=True)

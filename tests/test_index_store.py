@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from tunescout import catalog
+from tunescout.domain.features import UNIT_FEATURES
 from tunescout.errors import ArtifactError, DataMissingError
 from tunescout.indexes import store
 from tunescout.indexes.content import ContentIndex
@@ -36,7 +37,7 @@ def _catalog(n: int = 40, seed: int = 0) -> catalog.Catalog:
     rng = np.random.default_rng(seed)
     ids = [f"t{i}" for i in range(n)]
     artists = [f"ar{i % 5}" for i in range(n)]
-    tracks = pd.DataFrame(rng.uniform(0, 1, (n, 7)), columns=catalog.UNIT_FEATURES).assign(
+    tracks = pd.DataFrame(rng.uniform(0, 1, (n, 7)), columns=UNIT_FEATURES).assign(
         track_id=ids,
         name=ids,
         artist_id=artists,

@@ -8,9 +8,9 @@ import pytest
 
 from tunescout.catalog import Catalog, empty, validate
 from tunescout.errors import InputError
-from tunescout.filters import Filters, FilterTable
 from tunescout.indexes.semantic import SemanticIndex
-from tunescout.mood import MOODS, MoodSearch, _singular
+from tunescout.serving.filters import Filters, FilterTable
+from tunescout.serving.mood import MOODS, MoodSearch, _singular
 
 NEUTRAL = {
     "danceability": 0.55,
@@ -233,7 +233,7 @@ def test_cached_phrase_vectors_give_the_same_intent_and_results(mood: MoodSearch
 
 @pytest.mark.parametrize("n", [50, 150_000, 1_000_000])
 def test_largest_matches_a_full_partition(n: int) -> None:
-    from tunescout.mood import largest
+    from tunescout.serving.mood import largest
 
     rng = np.random.default_rng(n)
     for values in (

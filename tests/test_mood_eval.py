@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tunescout.errors import InputError, UnknownIdError
-from tunescout.mood_eval import (
+from tunescout.research.mood_eval import (
     QUERIES,
     MoodQuery,
     catalog_percentiles,
@@ -125,7 +125,7 @@ def test_bad_annotations_are_rejected(kwargs: dict) -> None:
 @pytest.mark.slow
 def test_mood_search_meets_target_on_real_spotify_songs(real_engine) -> None:
     """The issue's target on the 28k TidyTuesday songs with measured features, via the Engine."""
-    from tunescout.mood_eval import semantic_baseline
+    from tunescout.research.mood_eval import semantic_baseline
 
     tracks = real_engine.catalog.tracks
     assert len(tracks) == 28_356 and (tracks["features_source"] == "measured").all()

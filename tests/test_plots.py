@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunescout import plots
+from tunescout.ui import plots
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tunescout import identity
-from tunescout import recommend as rank
-from tunescout.engine import Engine
+from tunescout.catalog import identity
 from tunescout.errors import DataMissingError
-from tunescout.filters import Filters, FilterTable
+from tunescout.serving import ranking as rank
+from tunescout.serving.engine import Engine
+from tunescout.serving.filters import Filters, FilterTable
 
 pytestmark = pytest.mark.hardening
 

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from tunescout.errors import InputError
-from tunescout.ratings import ImportRejected, RatingsStore, parse_ratings_csv, validate_profile
+from tunescout.serving.ratings import (
+    ImportRejected,
+    RatingsStore,
+    parse_ratings_csv,
+    validate_profile,
+)
 
 SAVED = {"ar1": 5, "ar2": 3, "ar3": 1}
 

@@ -7,7 +7,8 @@ import datetime as dt
 import pandas as pd
 
 from tests.test_catalog import artist
-from tunescout import catalog, raw
+from tunescout import catalog
+from tunescout.catalog import snapshots as raw
 
 
 def bundle(name: str = "Artist") -> raw.RawBundle:

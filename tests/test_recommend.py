@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunescout import recommend as rank
 from tunescout.errors import InputError
+from tunescout.serving import ranking as rank
 
 
 def test_stars_become_signed_confidence() -> None:

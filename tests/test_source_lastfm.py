@@ -17,16 +17,17 @@ from tests.fakes.lastfm_server import (
     LastfmHandler,
     state,
 )
-from tunescout import catalog, raw
-from tunescout.config import Settings
-from tunescout.errors import SourceError
-from tunescout.sources.lastfm import (
+from tunescout import catalog
+from tunescout.catalog import snapshots as raw
+from tunescout.collect.sources.lastfm import (
     LastfmClient,
     artist_tags,
     collect_lastfm,
     reach_users,
     user_plays,
 )
+from tunescout.config import Settings
+from tunescout.errors import SourceError
 
 ATTEMPTS = 3
 

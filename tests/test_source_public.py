@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import serve
-from tunescout.config import Settings
-from tunescout.errors import SourceError
-from tunescout.sources.public import (
+from tunescout.collect.sources.public import (
     HETREC_SHA256,
     TIDYTUESDAY_SHA256,
     collect_public,
     download_hetrec,
     fetch_verified,
 )
+from tunescout.config import Settings
+from tunescout.errors import SourceError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SONGS = SHARED / "spotify-tracks" / "spotify_songs.csv"

@@ -16,11 +16,7 @@ import pytest
 from tests.fakes import serve
 from tests.fakes import spotify_server as fake
 from tunescout import catalog
-from tunescout.catalog import AUDIO_FEATURES
-from tunescout.config import Settings
-from tunescout.errors import SourceError
-from tunescout.sources.priors import estimate_features
-from tunescout.sources.spotify import (
+from tunescout.collect.sources.spotify import (
     Checkpoint,
     Retries,
     collect_spotify,
@@ -28,6 +24,10 @@ from tunescout.sources.spotify import (
     parse_artist,
     parse_track,
 )
+from tunescout.config import Settings
+from tunescout.domain.features import AUDIO_FEATURES
+from tunescout.domain.genres import estimate_features
+from tunescout.errors import SourceError
 
 CLIENT_ID = "fake-client-id"
 SECRET = "s3cr3t-DO-NOT-LOG-42"
@@ -146,7 +146,7 @@ def test_closed_audio_features_asked_once_then_estimated(start, collect, caplog)
         [{"artists": "ROCK Artist 2 ", **dict.fromkeys(AUDIO_FEATURES, 0.5)}]
     ).assign(tempo=111.0, loudness=-11.0)
 
-    with caplog.at_level(logging.WARNING, logger="tunescout.sources.spotify"):
+    with caplog.at_level(logging.WARNING, logger="tunescout.collect.sources.spotify"):
         bundle = collect(server, features_by_track=by_track, features_by_artist=by_artist)
 
     assert server.calls["audio-features"] == 1
@@ -183,7 +183,7 @@ def test_closed_audio_features_asked_once_then_estimated(start, collect, caplog)
 def test_closed_artists_endpoint_is_asked_once(start, collect, caplog):
     genres = ["rock", "hip hop", "metal", "folk", "classical", "pop"]  # 48 artists: 2 batches
     server = start(faults={"artists": [403]}, tracks_per_query=60)
-    with caplog.at_level(logging.WARNING, logger="tunescout.sources.spotify"):
+    with caplog.at_level(logging.WARNING, logger="tunescout.collect.sources.spotify"):
         bundle = collect(server, genres=genres, playlists=["plA"])
     assert server.calls["artists"] == 1
     assert sum("403 to artists" in r.getMessage() for r in caplog.records) == 1
@@ -253,7 +253,7 @@ def test_malformed_json_is_retried(start, collect):
 
 def test_page_that_stays_malformed_is_skipped_with_a_warning(start, collect, caplog):
     server = start(faults={"search@50": ["malformed"] * FAST.attempts})
-    with caplog.at_level(logging.WARNING, logger="tunescout.sources.spotify"):
+    with caplog.at_level(logging.WARNING, logger="tunescout.collect.sources.spotify"):
         bundle = collect(server, genres=["rock"])
     lost = {fake.search_track("rock", "2010-2019", i)[0]["id"] for i in range(50, 100)}
     assert set(bundle.tracks["track_id"]) == search_ids(["rock"], YEARS, 120) - lost

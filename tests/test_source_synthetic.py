@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 
 from tunescout import catalog
+from tunescout.catalog.snapshots import RAW_TABLES
+from tunescout.collect.sources import synthetic
+from tunescout.domain import genres as priors
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import InputError
-from tunescout.raw import RAW_TABLES
-from tunescout.sources import priors, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +93,8 @@ def test_every_reference_resolves_and_track_counts_match(bundle):
 
 
 def test_artist_features_are_the_mean_of_their_tracks(bundle):
-    means = bundle.tracks.groupby("artist_id")[catalog.AUDIO_FEATURES].mean()
-    artists = bundle.artists.set_index("artist_id").loc[means.index, catalog.AUDIO_FEATURES]
+    means = bundle.tracks.groupby("artist_id")[AUDIO_FEATURES].mean()
+    artists = bundle.artists.set_index("artist_id").loc[means.index, AUDIO_FEATURES]
     np.testing.assert_allclose(artists.to_numpy(float), means.to_numpy(float), rtol=1e-5, atol=1e-4)
 
 
@@ -125,7 +127,7 @@ def test_genre_lists_look_real(bundle):
 
 def test_mean_features_differ_by_genre_as_the_priors_say(bundle, broad):
     genre = broad[bundle.tracks["artist_id"]].to_numpy()
-    by_genre = bundle.tracks.assign(genre=genre).groupby("genre")[catalog.AUDIO_FEATURES].mean()
+    by_genre = bundle.tracks.assign(genre=genre).groupby("genre")[AUDIO_FEATURES].mean()
     quiet = by_genre.loc[["classical", "ambient"]].mean()
     loud = by_genre.loc[["metal", "edm"]].mean()
     assert quiet["acousticness"] - loud["acousticness"] > 0.5
@@ -135,7 +137,7 @@ def test_mean_features_differ_by_genre_as_the_priors_say(bundle, broad):
     prior = pd.DataFrame(
         [priors.prior(g)[0] for g in by_genre.index],
         index=by_genre.index,
-        columns=catalog.AUDIO_FEATURES,
+        columns=AUDIO_FEATURES,
     )
     for feature in ("energy", "acousticness", "valence", "danceability"):
         assert np.corrcoef(by_genre[feature], prior[feature])[0, 1] > 0.85, feature

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tunescout.filters import Filters, FilterTable
 from tunescout.indexes.vectors import VectorIndex
+from tunescout.serving.filters import Filters, FilterTable
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, RobustScaler
 
-from tunescout.catalog import AUDIO_FEATURES, UNIT_FEATURES, Catalog
+from tunescout.catalog import Catalog
+from tunescout.domain.features import AUDIO_FEATURES, UNIT_FEATURES
 from tunescout.errors import ArtifactError, CatalogError, InputError, UnknownIdError
 from tunescout.indexes.vectors import EF_SEARCH, HNSW_THRESHOLD, VectorIndex, normalize
 

@@ -17,9 +17,10 @@ from typing import Self
 import numpy as np
 import pandas as pd
 
-from tunescout.catalog import AUDIO_FEATURES, Catalog, as_list
+from tunescout.catalog import Catalog, as_list
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import ArtifactError, InputError
-from tunescout.indexes.encoder import Encoder, load_encoder
+from tunescout.indexes.encoding.encoder import Encoder, load_encoder
 from tunescout.indexes.vectors import VectorIndex
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from tunescout import catalog, raw
-from tunescout.assemble import build_catalog
-from tunescout.collect import collect
+from tunescout import catalog
+from tunescout.catalog import snapshots as raw
+from tunescout.catalog.assemble import build_catalog
+from tunescout.collect.runner import collect
 from tunescout.config import Settings
 from tunescout.errors import ArtifactError, DataMissingError
 from tunescout.indexes import store

@@ -18,10 +18,10 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from tunescout import catalog
-from tunescout.catalog import AUDIO_FEATURES, UNIT_FEATURES
+from tunescout.catalog.snapshots import RawBundle
+from tunescout.domain import genres as priors
+from tunescout.domain.features import AUDIO_FEATURES, UNIT_FEATURES
 from tunescout.errors import InputError
-from tunescout.raw import RawBundle
-from tunescout.sources import priors
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from spotipy.util import Retry
 from tqdm.auto import tqdm
 
 from tunescout import catalog
-from tunescout.catalog import AUDIO_FEATURES
+from tunescout.catalog.snapshots import RawBundle
 from tunescout.config import Settings
+from tunescout.domain.features import AUDIO_FEATURES
+from tunescout.domain.genres import estimate_features
 from tunescout.errors import SourceError
-from tunescout.raw import RawBundle
-from tunescout.sources.priors import estimate_features
 
 log = logging.getLogger(__name__)
 
@@ -521,7 +521,7 @@ def fill_features(
 
     Args:
         tracks: Rows with ``track_id``, ``artist_id``, ``artist_name``, ``genres``, the
-            :data:`~tunescout.catalog.AUDIO_FEATURES` (NaN where missing), ``key`` and ``mode``, and
+            :data:`~tunescout.domain.features.AUDIO_FEATURES` (NaN where missing), ``key`` and ``mode``, and
             optionally ``seed`` (the genre searched for, the prior when the artist has no genres).
         by_track: Track rows with ``track_id`` and the features, e.g. a TidyTuesday or Kaggle
             snapshot; their ``key`` and ``mode`` are taken too.

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from tunescout.catalog import AUDIO_FEATURES, as_list
+from tunescout.catalog import as_list
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import InputError, UnknownIdError
 
 DIRECTIONS = ("high", "low")

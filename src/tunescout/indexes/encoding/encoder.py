@@ -24,7 +24,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 import numpy as np  # noqa: E402
 
 from tunescout.errors import ArtifactError  # noqa: E402
-from tunescout.indexes.onnx import (  # noqa: E402
+from tunescout.indexes.encoding.onnx import (  # noqa: E402
     OPSET,
     OnnxEncoder,
     cache_dir,

@@ -20,11 +20,12 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import pairwise_distances
 from threadpoolctl import threadpool_limits
 
-from tunescout.catalog import AUDIO_FEATURES, as_list
+from tunescout.catalog import as_list
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import InputError, UnknownIdError
 
 if TYPE_CHECKING:
-    from tunescout.engine import Engine
+    from tunescout.serving.engine import Engine
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from tunescout.catalog import AUDIO_FEATURES
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import InputError
 
 _LIMITS = {f: (0.0, 1.0) for f in AUDIO_FEATURES} | {

@@ -7,11 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tunescout import raw
+from tunescout.catalog import snapshots as raw
+from tunescout.catalog.snapshots import RawBundle
+from tunescout.collect.sources import files
 from tunescout.config import Settings
 from tunescout.errors import SourceError
-from tunescout.raw import RawBundle
-from tunescout.sources import files
 
 log = logging.getLogger(__name__)
 SOURCES = ("auto", "spotify", "lastfm", "public", "files", "synthetic")
@@ -44,7 +44,7 @@ class Outcome:
 
 
 def _spotify(settings: Settings, opts: Options) -> list[RawBundle]:
-    from tunescout.sources.spotify import collect_spotify
+    from tunescout.collect.sources.spotify import collect_spotify
 
     fallback = {}
     found = opts.file_paths or files.find_files(settings.data_dir)
@@ -56,13 +56,13 @@ def _spotify(settings: Settings, opts: Options) -> list[RawBundle]:
 
 
 def _lastfm(settings: Settings, opts: Options) -> list[RawBundle]:
-    from tunescout.sources.lastfm import collect_lastfm
+    from tunescout.collect.sources.lastfm import collect_lastfm
 
     return [collect_lastfm(settings, **opts.lastfm)]
 
 
 def _public(settings: Settings, opts: Options) -> list[RawBundle]:
-    from tunescout.sources.public import collect_public
+    from tunescout.collect.sources.public import collect_public
 
     return collect_public(settings, **opts.public)
 
@@ -78,7 +78,7 @@ def _files(settings: Settings, opts: Options) -> list[RawBundle]:
 
 
 def _synthetic(settings: Settings, opts: Options) -> list[RawBundle]:
-    from tunescout.sources.synthetic import generate
+    from tunescout.collect.sources.synthetic import generate
 
     return [
         generate(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tunescout.catalog import as_list
-from tunescout.sources.priors import BROAD_GENRES, broad_genre
+from tunescout.domain.genres import BROAD_GENRES, broad_genre
 
 # Sources whose record names the canonical artist when several sources know it.
 SOURCE_PRIORITY = (

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from tunescout.catalog import AUDIO_FEATURES
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import InputError
-from tunescout.filters import FilterTable
-from tunescout.indexes.encoder import Encoder
+from tunescout.indexes.encoding.encoder import Encoder
 from tunescout.indexes.semantic import SemanticIndex
+from tunescout.serving.filters import FilterTable
 
 log = logging.getLogger(__name__)
 

@@ -529,7 +529,7 @@ def evaluate_seeds(
 
     Args:
         make_model: Builds a fresh model with ``fit(train)`` and ``recommend(user_ids, k)``
-            (e.g. a class from :mod:`tunescout.baselines`).
+            (e.g. a class from :mod:`tunescout.research.baselines`).
         interactions: All interactions.
         seeds: One per-user random split per seed.
         test_frac: Held-out share per user.

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from tunescout.catalog import UNIT_FEATURES
+from tunescout.domain.features import UNIT_FEATURES
 
 AXES = ("x", "y", "z")
 QUALITATIVE = px.colors.qualitative.Plotly + px.colors.qualitative.Dark24

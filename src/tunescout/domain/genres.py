@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from tunescout.catalog import AUDIO_FEATURES
+from tunescout.domain.features import AUDIO_FEATURES
 
 # danceability, energy, valence, acousticness, instrumentalness, speechiness, liveness, tempo, loudness
 _MEANS: dict[str, tuple[float, ...]] = {

@@ -1,6 +1,6 @@
 """Latency, throughput, memory and scaling measurements behind ``scripts/benchmark.py``.
 
-Every figure is measured through the public :class:`~tunescout.engine.Engine` API or the same
+Every figure is measured through the public :class:`~tunescout.serving.engine.Engine` API or the same
 index classes the build uses, after warm-up, and reported as numbers; which targets are met is
 decided here from those numbers (:func:`verdicts`), never asserted in unit tests.
 """
@@ -125,7 +125,7 @@ def engine_latency(data_dir: Path, n: int = 200, seed: int = 0) -> dict:
     Runs ``search_mood`` (distinct queries, warmed up on others), ``recommend`` for users who
     rated 10 popular artists 1–5 stars, and ``similar_tracks`` (hybrid) for random tracks.
     """
-    from tunescout.engine import Engine
+    from tunescout.serving.engine import Engine
 
     before = rss_mb()
     start = time.perf_counter()
@@ -163,8 +163,8 @@ def engine_latency(data_dir: Path, n: int = 200, seed: int = 0) -> dict:
 
 def _onnx_encoder(folder: Path, quantize: bool) -> Callable[[list[str]], np.ndarray]:
     """MiniLM on ONNX Runtime on all cores, fp32 or int8 (dynamic quantisation, per channel)."""
-    from tunescout.indexes.encoder import load_encoder
-    from tunescout.indexes.onnx import OnnxEncoder, export
+    from tunescout.indexes.encoding.encoder import load_encoder
+    from tunescout.indexes.encoding.onnx import OnnxEncoder, export
 
     encoder = load_encoder()
     path = folder / "minilm.onnx"
@@ -206,7 +206,7 @@ def semantic_backends(docs: Sequence[str], queries: Sequence[str], workdir: Path
         short: Optional short texts ("title by artist") to time as well, since throughput
             depends on length: the issue's reference figure was for texts like these.
     """
-    from tunescout.indexes.encoder import load_encoder
+    from tunescout.indexes.encoding.encoder import load_encoder
 
     encoder = load_encoder()
     docs, queries, short = list(docs), list(queries), list(short)
@@ -349,7 +349,7 @@ class SampledEncoder:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from tunescout.indexes.encoder import load_encoder
+        from tunescout.indexes.encoding.encoder import load_encoder
 
         self.inner = load_encoder()
         self.name, self.dim, self.backend = self.inner.name, self.inner.dim, self.inner.backend
@@ -370,10 +370,10 @@ class SampledEncoder:
 
 def synthetic_data_dir(directory: Path, n_tracks: int, n_users: int, sample: int) -> Path:
     """Generate, assemble and index a synthetic catalog of ``n_tracks`` under ``directory``."""
-    from tunescout import raw
-    from tunescout.assemble import build_catalog
+    from tunescout.catalog import snapshots as raw
+    from tunescout.catalog.assemble import build_catalog
+    from tunescout.collect.sources.synthetic import generate
     from tunescout.indexes.build import build_indexes
-    from tunescout.sources.synthetic import generate
 
     settings = Settings(data_dir=directory)
     if (settings.index_dir / "CURRENT").exists():

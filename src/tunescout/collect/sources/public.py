@@ -23,9 +23,9 @@ from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.retry import Retry
 
 from tunescout.catalog import file_sha256
+from tunescout.catalog.snapshots import RawBundle
 from tunescout.config import Settings
 from tunescout.errors import SourceError
-from tunescout.raw import RawBundle
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def collect_public(
         SourceError: A download failed or did not verify (fast when offline).
     """
     # The parsers live in files.py; importing here keeps this module loadable on its own.
-    from tunescout.sources.files import read_hetrec, read_tidytuesday
+    from tunescout.collect.sources.files import read_hetrec, read_tidytuesday
 
     downloads = settings.downloads_dir
     csv_path = fetch_verified(

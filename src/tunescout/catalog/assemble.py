@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from tunescout import catalog, identity, raw
-from tunescout.catalog import AUDIO_FEATURES, Catalog
+from tunescout import catalog
+from tunescout.catalog import Catalog, identity
+from tunescout.catalog import snapshots as raw
 from tunescout.config import Settings
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import DataMissingError, SourceError
 
 log = logging.getLogger(__name__)
@@ -142,7 +144,7 @@ def assemble(bundles: list[raw.RawBundle]) -> Catalog:
 
     Args:
         bundles: Raw bundles; when two hold the same track id, the higher-priority source wins
-            (see :data:`tunescout.identity.SOURCE_PRIORITY`).
+            (see :data:`tunescout.catalog.identity.SOURCE_PRIORITY`).
 
     Returns:
         A validated :class:`Catalog`.

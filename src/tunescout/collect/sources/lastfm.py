@@ -20,9 +20,9 @@ from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.retry import Retry
 
 from tunescout import catalog
+from tunescout.catalog.snapshots import RawBundle
 from tunescout.config import Settings
 from tunescout.errors import SourceError
-from tunescout.raw import RawBundle
 
 log = logging.getLogger(__name__)
 

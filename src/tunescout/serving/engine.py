@@ -24,17 +24,18 @@ import numpy as np
 import pandas as pd
 
 from tunescout import catalog as catalog_io
-from tunescout import recommend as rank
-from tunescout.catalog import AUDIO_FEATURES, Catalog
+from tunescout.catalog import Catalog
 from tunescout.config import Settings, load_settings
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import DataMissingError, InputError, UnknownIdError
-from tunescout.filters import Filters, FilterTable
 from tunescout.indexes import store
 from tunescout.indexes.collaborative import CollaborativeIndex
 from tunescout.indexes.content import ContentIndex
 from tunescout.indexes.semantic import SemanticIndex
 from tunescout.indexes.vectors import normalize, share_ids
-from tunescout.mood import MoodSearch
+from tunescout.serving import ranking as rank
+from tunescout.serving.filters import Filters, FilterTable
+from tunescout.serving.mood import MoodSearch
 
 log = logging.getLogger(__name__)
 MAX_K = 500

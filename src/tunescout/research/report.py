@@ -1,5 +1,5 @@
 """The evaluation runs behind `scripts/evaluate.py`: known users (holdout), survey users (cold
-start through the real :class:`~tunescout.engine.Engine`), and mood search.
+start through the real :class:`~tunescout.serving.engine.Engine`), and mood search.
 
 Results are plain dicts saved as JSON under ``<data-dir>/reports/`` for the model-report page.
 """
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from tunescout import baselines
-from tunescout import evaluation as ev
-from tunescout.engine import Engine
 from tunescout.indexes.collaborative import ALSParams, CollaborativeIndex, FactorModel
+from tunescout.research import baselines
+from tunescout.research import metrics as ev
+from tunescout.serving.engine import Engine
 
 log = logging.getLogger(__name__)
 SEEDS = (0, 1, 2)
@@ -153,13 +153,13 @@ def run_cold_start(
 
 
 def run_mood(engine: Engine, k: int = 20) -> dict:
-    """Mood-search quality (see :mod:`tunescout.mood_eval`) of ``search_mood`` against plain MiniLM.
+    """Mood-search quality (see :mod:`tunescout.research.mood_eval`) of ``search_mood`` against plain MiniLM.
 
     Returns:
         ``summary`` (features mean/min, genre mean/min), ``splits`` (dev and the three held-out sets),
         ``latency_ms``, ``baseline_summary`` and one row per query with both scores.
     """
-    from tunescout.mood_eval import SPLITS, evaluate_mood
+    from tunescout.research.mood_eval import SPLITS, evaluate_mood
 
     tracks = engine.catalog.tracks
     product = evaluate_mood(lambda q: engine.search_mood(q, k)["track_id"], tracks, k=k)

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from tunescout import catalog
-from tunescout.catalog import AUDIO_FEATURES
+from tunescout.catalog.snapshots import RawBundle
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.errors import SourceError
-from tunescout.raw import RawBundle
 
 log = logging.getLogger(__name__)
 

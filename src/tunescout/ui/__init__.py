@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tunescout import plots
-from tunescout.catalog import UNIT_FEATURES
 from tunescout.config import Settings, load_settings
+from tunescout.domain.features import UNIT_FEATURES
 from tunescout.errors import TunescoutError
-from tunescout.filters import Filters
-from tunescout.ratings import RatingsStore, validate_profile
+from tunescout.serving.filters import Filters
+from tunescout.serving.ratings import RatingsStore, validate_profile
+from tunescout.ui import plots
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,9 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def _engine(data_dir: str) -> Any:
-    from tunescout.engine import Engine  # torch and friends load here, after the first paint
+    from tunescout.serving.engine import (
+        Engine,
+    )  # torch and friends load here, after the first paint
 
     engine = Engine.load(data_dir)
     engine.search_mood(
@@ -83,7 +85,7 @@ def _engine(data_dir: str) -> Any:
 
 
 def engine() -> Any:
-    """The shared, never-mutated :class:`~tunescout.engine.Engine` (raises when data is missing)."""
+    """The shared, never-mutated :class:`~tunescout.serving.engine.Engine` (raises when data is missing)."""
     return _engine(str(settings().data_dir))
 
 

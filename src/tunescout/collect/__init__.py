@@ -1,0 +1,1 @@
+"""Collection: run a source (APIs, public downloads, files, synthetic) into weekly raw snapshots."""

@@ -1,0 +1,1 @@
+"""The MiniLM encoder: torch for builds, ONNX Runtime for queries."""

@@ -1,0 +1,1 @@
+"""Research: metrics, splits, baselines, evaluations, the benchmark and the embedding explorer."""

@@ -1,1 +1,0 @@
-"""Data sources. Each returns :class:`tunescout.raw.RawBundle` objects in the catalog schema."""
