@@ -5,26 +5,26 @@ Run with ``streamlit run app.py``; the data directory comes from ``TUNESCOUT_DAT
 
 import streamlit as st
 
-from tunescout import ui
+from tunescout.ui import routing, state
 
 st.set_page_config(page_title="tunescout", page_icon="🎧", layout="wide")
 
 pages = {
     "Discover": [
-        st.Page(ui.HOME, title="Home", icon="🏠", default=True),
-        st.Page(ui.MOOD, title="Mood search", icon="🌧️"),
-        st.Page(ui.RATE, title="Rate artists", icon="⭐"),
-        st.Page(ui.FOR_YOU, title="For You", icon="🎁"),
-        st.Page(ui.SIMILAR, title="Similar", icon="🔎"),
+        st.Page(routing.HOME, title="Home", icon="🏠", default=True),
+        st.Page(routing.MOOD, title="Mood search", icon="🌧️"),
+        st.Page(routing.RATE, title="Rate artists", icon="⭐"),
+        st.Page(routing.FOR_YOU, title="For You", icon="🎁"),
+        st.Page(routing.SIMILAR, title="Similar", icon="🔎"),
     ],
     "Under the hood": [
-        st.Page("pages/explorer.py", title="Embedding explorer", icon="🗺️"),
-        st.Page("pages/model_report.py", title="Model report", icon="📊"),
+        st.Page(routing.EXPLORER, title="Embedding explorer", icon="🗺️"),
+        st.Page(routing.REPORT, title="Model report", icon="📊"),
     ],
 }
 page = st.navigation(pages)
-reopen = ui.mark_routed()
-if reopen:  # a deep link that Streamlit ran without this router (see ui.ensure_routed)
+reopen = routing.mark_routed()
+if reopen:  # a deep link that Streamlit ran without this router (see routing.ensure_routed)
     st.switch_page(reopen, query_params=st.query_params.to_dict())
-ui.profile_picker()
+state.profile_picker()
 page.run()

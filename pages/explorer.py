@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tunescout import ui
 from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.research import explore
-from tunescout.ui import plots
+from tunescout.serving import lookup
+from tunescout.ui import plots, routing, state
 
-ui.ensure_routed(__file__)
+routing.ensure_routed(__file__)
 
 SAMPLINGS = ("uniform random", "stratified by genre")
 
@@ -21,7 +21,7 @@ def projection(
     space: str, method: str, dims: int, n: int, seed: int, sampling: str, build: str
 ) -> tuple[pd.DataFrame, str]:
     """Sampled ids with their coordinates, and the sentence describing the sample."""
-    engine = ui.engine()
+    engine = state.engine()
     chosen_space = explore.spaces(engine)[space]
     strata = labels(space, build)["genre"] if sampling == SAMPLINGS[1] else None
     chosen = explore.sample(chosen_space.ids, n, seed, strata)
@@ -35,19 +35,19 @@ def projection(
 @st.cache_data(max_entries=12, show_spinner=False)
 def cluster_labels(space: str, rows: np.ndarray, k: int, seed: int, build: str) -> np.ndarray:
     """k-means labels of the sampled rows, computed in the space's original dimensions."""
-    return explore.clusters(explore.spaces(ui.engine())[space].vectors[rows], k, seed)
+    return explore.clusters(explore.spaces(state.engine())[space].vectors[rows], k, seed)
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
 def labels(space: str, build: str) -> pd.DataFrame:
     """Names, genres and features of every item in a space (for hover, colour and search)."""
-    engine = ui.engine()
+    engine = state.engine()
     chosen = explore.spaces(engine)[space]
     return explore.items(engine, chosen.kind, chosen.ids)
 
 
 st.title("Embedding explorer")
-engine = ui.require_engine()
+engine = state.require_engine()
 available = explore.spaces(engine)
 build = engine.status()["index_build"] or "none"
 
@@ -106,7 +106,7 @@ elif color == "genre":
     frame["genre"] = explore.top_categories(frame["genre"], 12).to_numpy()
 query = right.text_input("Find by name", placeholder="a track or artist name")
 
-matches = explore.find(every, query)
+matches = lookup.find(every, query)
 selected = None
 if query and matches.empty:
     st.warning("No item in this space has that name.")

@@ -3,19 +3,15 @@ diversity, and a "play next" queue that suggests what comes after it."""
 
 import streamlit as st
 
-from tunescout import ui
 from tunescout.serving.filters import Filters
+from tunescout.ui import calls, routing, state, tables, widgets
+from tunescout.ui.text import escape
+from tunescout.vocabulary import LABELS, SIGNALS
 
-ui.ensure_routed(__file__)
+routing.ensure_routed(__file__)
 
-MODELS = {
-    "als": "Co-listening (ALS)",
-    "content": "Audio features",
-    "semantic": "Descriptions",
-    "popularity": "Popularity",
-}
-engine = ui.require_engine()
-profile, saved = ui.profile(), ui.ratings()
+engine = state.require_engine()
+profile, saved = state.profile(), state.ratings()
 st.title("🎁 For You")
 
 with st.form("for_you"):
@@ -26,7 +22,7 @@ with st.form("for_you"):
     left, right = st.columns(2)
     familiarity = left.select_slider(
         "Familiarity",
-        options=list(ui.FAMILIARITY),
+        options=list(widgets.FAMILIARITY),
         value="Anything",
         help="How well known the suggestions are (by popularity)",
     )
@@ -37,10 +33,10 @@ with st.form("for_you"):
         auto = st.checkbox(
             "Let tunescout choose (adapts to how many artists you liked)", value=True
         )
-        cols = st.columns(4)
+        cols = st.columns(len(SIGNALS))
         chosen = {
-            m: cols[i].slider(label, 0.0, 1.0, 0.25, 0.05, key=f"w_{m}")
-            for i, (m, label) in enumerate(MODELS.items())
+            name: col.slider(LABELS[name], 0.0, 1.0, 0.25, 0.05, key=f"w_{name}")
+            for col, name in zip(cols, SIGNALS, strict=True)
         }
     k = st.slider("How many", 5, 30, 10, 5)
     st.form_submit_button("Update", type="primary")
@@ -48,37 +44,31 @@ weights = None if auto else chosen
 
 if saved or mood:
     st.caption(
-        f"From {len(saved)} ratings saved as “{ui.escape(profile)}”"
-        + (f" and the mood “{ui.escape(mood)}”" if mood else "")
+        f"From {len(saved)} ratings saved as “{escape(profile)}”"
+        + (f" and the mood “{escape(mood)}”" if mood else "")
         + ". 👍 / 👎 refine them; pick a row for its sound profile."
     )
 artists_tab, tracks_tab, queue_tab = st.tabs(["Artists", "Tracks", "Play next"])
 if not saved and not mood:
     artists_tab.info("Rate a few artists first (five or more work best), or type a mood above.")
     with artists_tab:
-        st.page_link(ui.RATE, label="Rate artists", icon="⭐")
+        st.page_link(routing.RATE, label="Rate artists", icon="⭐")
 else:
     with artists_tab, st.spinner("Finding artists…"):
-        band = Filters(popularity=ui.popularity_band(familiarity, "artist"))
-        found = ui.call(
-            "recommend", saved, k=k, mood=mood, weights=weights, filters=band, diversity=diversity
+        band = Filters(popularity=widgets.popularity_band(familiarity, "artist"))
+        found = calls.recommend(
+            saved, k, mood=mood, weights=weights, filters=band, diversity=diversity
         )
-        ui.results(found, "fy_artists", kind="artist", text="reason")
+        tables.results(found, "fy_artists", kind="artist", text="reason")
     with tracks_tab, st.spinner("Finding tracks…"):
-        band = Filters(popularity=ui.popularity_band(familiarity, "track"))
-        found = ui.call(
-            "recommend_tracks",
-            saved,
-            k=k,
-            mood=mood,
-            weights=weights,
-            filters=band,
-            diversity=diversity,
+        band = Filters(popularity=widgets.popularity_band(familiarity, "track"))
+        found = calls.recommend_tracks(
+            saved, k, mood=mood, weights=weights, filters=band, diversity=diversity
         )
-        ui.results(found, "fy_tracks", kind="track", text="reason")
+        tables.results(found, "fy_tracks", kind="track", text="reason")
 
 with queue_tab:
-    queue = [t for t in ui.store().queue(profile) if t in engine.tracks.index]
+    queue = [t for t in state.store().queue(profile) if t in engine.tracks.index]
     if not queue:
         st.info(
             "Your queue is empty: press ▶ Play next on any track (here, in Mood search or Similar)."
@@ -91,9 +81,8 @@ with queue_tab:
             column_config={"release_year": st.column_config.NumberColumn("year", format="%d")},
         )
         if st.button("Clear the queue"):
-            ui.store().clear_queue(profile)
+            state.store().clear_queue(profile)
             st.rerun()
         st.subheader("What comes next")
-        ui.results(
-            ui.call("continue_session", tuple(queue), k=k), "fy_next", kind="track", text="reason"
-        )
+        found = calls.continue_session(queue, k)
+        tables.results(found, "fy_next", kind="track", text="reason")

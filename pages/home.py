@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from tunescout import firstrun, ui
+from tunescout import firstrun
 from tunescout.errors import TunescoutError
+from tunescout.ui import calls, routing, state
+from tunescout.ui.text import escape, show_error, step_bar
 
-ui.ensure_routed(__file__)
+routing.ensure_routed(__file__)
 
 st.title("🎧 tunescout")
 st.write(
@@ -17,14 +19,14 @@ with st.form("quick_search"):
         "What do you want to hear?", placeholder="songs for a rainy heartbreak", max_chars=300
     )
     if st.form_submit_button("Search", type="primary") and text.strip():
-        st.switch_page(ui.MOOD, query_params={"profile": ui.profile(), "q": text.strip()})
+        st.switch_page(routing.MOOD, query_params={"profile": state.profile(), "q": text.strip()})
 
-settings = ui.settings()
+settings = state.settings()
 try:
     with st.spinner("Loading the catalog and indexes…"):
-        status = ui.engine().status()
+        status = state.engine().status()
 except TunescoutError as exc:
-    st.warning(f"No data to search yet: {ui.escape(exc)}")
+    st.warning(f"No data to search yet: {escape(exc)}")
     st.write(
         "Build it here (collects from the APIs when credentials are set, else public "
         "downloads or local files, else a synthetic demo catalog), or run:"
@@ -36,11 +38,11 @@ except TunescoutError as exc:
     )
     if st.button("Build the data now", type="primary"):
         try:
-            done = firstrun.ensure_data(settings, on_step=ui.step_bar("Starting…"))
+            done = firstrun.ensure_data(settings, on_step=step_bar("Starting…"))
         except TunescoutError as build_exc:
-            ui.show_error(build_exc)
+            show_error(build_exc)
             st.stop()
-        ui.forget_engine()
+        calls.reload()
         st.success("; ".join(done) or "The data was already there.")
         st.rerun()
     st.stop()
@@ -60,5 +62,5 @@ st.write(
     f"**index build:** {status['index_build']} ({', '.join(status['components'])})"
 )
 for note in status["notes"]:
-    st.caption(ui.escape(note))
-st.page_link(ui.RATE, label="New here? Rate a few artists to get recommendations", icon="⭐")
+    st.caption(escape(note))
+st.page_link(routing.RATE, label="New here? Rate a few artists to get recommendations", icon="⭐")

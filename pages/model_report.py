@@ -8,10 +8,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from tunescout import ui
-from tunescout.ui import plots
+from tunescout.ui import plots, routing, state
 
-ui.ensure_routed(__file__)
+routing.ensure_routed(__file__)
 
 EVALUATE = "python scripts/evaluate.py"
 CHARTED = (
@@ -39,7 +38,7 @@ def read_report(path: str, modified: float) -> dict | str:
 def report(name: str, current_build: str | None) -> dict | None:
     """The report ``name``, or ``None`` with a note saying which command creates it; warns when
     the report was made on another index build than ``current_build``."""
-    path = ui.settings().reports_dir / name
+    path = state.settings().reports_dir / name
     data = read_report(str(path), path.stat().st_mtime) if path.is_file() else None
     if isinstance(data, str):
         st.error(data)
@@ -81,7 +80,7 @@ def models(results: dict, key: str) -> None:
 
 
 st.title("Model report")
-status = ui.require_engine().status()
+status = state.require_engine().status()
 
 st.header("Recommendation models")
 evaluation = report("evaluation.json", status["index_build"])

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from tunescout import ui
+from tunescout.ui import calls, routing, state, tables, widgets
+from tunescout.ui.text import escape
 
-ui.ensure_routed(__file__)
+routing.ensure_routed(__file__)
 
 EXAMPLES = [
     "songs for a rainy heartbreak",
@@ -14,7 +15,7 @@ EXAMPLES = [
     "angry workout",
 ]
 
-engine = ui.require_engine()
+engine = state.require_engine()
 st.title("🌧️ Mood search")
 
 if "mood_text" not in st.session_state:
@@ -28,19 +29,19 @@ with st.form("mood_search"):
         max_chars=300,
     )
     with st.expander("Filters"):
-        filters = ui.filter_controls("mood")
+        filters = widgets.filter_controls("mood")
     k = st.slider("How many results", 5, 50, 10, 5)
     st.form_submit_button("Search", type="primary")
 
 if text.strip():
     st.query_params["q"] = text.strip()
     with st.spinner("Searching…"):
-        found = ui.call("search_mood", text.strip(), k=k, filters=filters)
+        found = calls.search_mood(text.strip(), k, filters)
     if found is not None:
         st.caption(
-            f"{len(found)} tracks for “{ui.escape(text.strip())}” — pick a row for its sound "
+            f"{len(found)} tracks for “{escape(text.strip())}” — pick a row for its sound "
             "profile; 👍 / 👎 teach For You, ▶ queues it."
         )
-        ui.results(found, "mood", kind="track", text="why")
+        tables.results(found, "mood", kind="track", text="why")
 else:
     st.info("Type what you want to hear, e.g. " + ", ".join(f"“{e}”" for e in EXAMPLES) + ".")

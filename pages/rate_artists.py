@@ -3,14 +3,15 @@ more, and manage the saved ratings (export, import, delete)."""
 
 import streamlit as st
 
-from tunescout import ui
 from tunescout.serving.ratings import ImportRejected
+from tunescout.ui import calls, routing, state
+from tunescout.ui.text import escape, show_error
 
-ui.ensure_routed(__file__)
+routing.ensure_routed(__file__)
 
 SURVEY = 10
-engine = ui.require_engine()
-profile, store = ui.profile(), ui.store()
+engine = state.require_engine()
+profile, store = state.profile(), state.store()
 saved = store.ratings(profile)
 flash = st.session_state.pop("ratings_flash", None)
 version = st.session_state.setdefault("ratings_version", 0)  # bumped when ratings change in bulk
@@ -30,8 +31,8 @@ def save(artist_id: str, key: str) -> None:
 def stars(row, where: str) -> None:
     key = f"stars_{where}_{version}_{profile}_{row['artist_id']}"
     with st.container(border=True):
-        st.markdown(f"**{ui.escape(row['name'])}**")
-        st.caption(ui.escape(row["why"] if "why" in row else ", ".join(list(row["genres"])[:3])))
+        st.markdown(f"**{escape(row['name'])}**")
+        st.caption(escape(row["why"] if "why" in row else ", ".join(list(row["genres"])[:3])))
         current = saved.get(row["artist_id"])
         st.feedback(
             "stars",
@@ -45,16 +46,16 @@ def stars(row, where: str) -> None:
 st.title("⭐ Rate artists")
 if flash:
     st.success(flash)
-survey = ui.call("survey_artists", SURVEY, exclude=tuple(sorted(skipped)), seed=seed)
+survey = calls.survey_artists(SURVEY, exclude=sorted(skipped), seed=seed)
 if survey is None:
     st.stop()
 rated = sum(a in saved for a in survey["artist_id"])
 st.progress(
     rated / SURVEY,
-    text=f"{rated} of {SURVEY} rated · {len(saved)} ratings saved as “{ui.escape(profile)}”",
+    text=f"{rated} of {SURVEY} rated · {len(saved)} ratings saved as “{escape(profile)}”",
 )
 if rated >= 3:
-    st.page_link(ui.FOR_YOU, label="See your recommendations", icon="🎁")
+    st.page_link(routing.FOR_YOU, label="See your recommendations", icon="🎁")
 cols = st.columns(2)
 for i, (_, row) in enumerate(survey.iterrows()):
     with cols[i % 2]:
@@ -66,7 +67,7 @@ if st.button("Show me other artists", help="Artists you have not rated are swapp
 
 with st.expander("Find an artist to rate"):
     needle = st.text_input("Artist name", key="find_artist", max_chars=100)
-    hits = ui.call("find_artists", needle, k=5) if needle.strip() else None
+    hits = calls.find_artists(needle, 5) if needle.strip() else None
     for _, row in hits.iterrows() if hits is not None else []:
         stars(row, "find")
     if hits is not None and hits.empty:
@@ -90,9 +91,9 @@ if upload is not None and st.button("Import", key="import"):
         st.session_state["ratings_flash"] = f"Imported {count} ratings."
         st.rerun()
     except ImportRejected as exc:
-        ui.show_error(exc)
+        show_error(exc)
 confirm = bool(saved) and st.toggle("Delete ratings…", key="delete_toggle")
-label = f"Delete all {len(saved)} ratings of “{ui.escape(profile)}”"
+label = f"Delete all {len(saved)} ratings of “{escape(profile)}”"
 if confirm and st.button(label, type="primary"):
     store.delete_profile(profile)
     st.session_state["ratings_version"] = version + 1

@@ -3,23 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from tunescout import ui
-from tunescout.research import explore
+from tunescout.serving import lookup
+from tunescout.ui import calls, routing, state, tables
+from tunescout.ui.text import escape
+from tunescout.vocabulary import HYBRID, LABELS, MODELS
 
-ui.ensure_routed(__file__)
+routing.ensure_routed(__file__)
 
-MODELS = {
-    "cosine": "Audio (cosine)",
-    "als": "Co-listening (ALS)",
-    "semantic": "Text (MiniLM)",
-    "hybrid": "Hybrid",
-}
-engine = ui.require_engine()
+engine = state.require_engine()
 st.title("🔎 Similar")
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def names(kind: str, build: str):
+def names(kind: str, build: str) -> pd.DataFrame:
     """id, name, artist and popularity of every track or artist, for the name search."""
     table = engine.catalog.tracks if kind == "track" else engine.catalog.artists
     cols = {f"{kind}_id": "id", "name": "name", "artist_name": "artist", "popularity": "popularity"}
@@ -45,7 +41,7 @@ kind = (
 needle = st.text_input(f"Search {kind}s by name", key=f"sim_find_{kind}", max_chars=100)
 table = engine.tracks if kind == "track" else engine.artists
 if needle.strip():
-    hits = explore.find(names(kind, engine.build.id), needle, 20)
+    hits = lookup.find(names(kind, engine.build.id), needle, 20)
     suffix = " — " + hits["artist"] if kind == "track" else ""
     labels = dict(zip(hits["id"], hits["name"] + suffix, strict=True))
     st.selectbox(
@@ -66,12 +62,14 @@ if item not in table.index:
     st.stop()
 
 row = table.loc[item]
-ui.detail(row, "sim_item", kind, text=None)
-st.caption(ui.escape(", ".join(list(row["genres"])[:5]) or "no genres listed"))
-for col, (model, label) in zip(st.columns(4), MODELS.items(), strict=True):
+tables.detail(row, "sim_item", kind, text=None)
+st.caption(escape(", ".join(list(row["genres"])[:5]) or "no genres listed"))
+neighbours = calls.similar_tracks if kind == "track" else calls.similar_artists
+shown_models = (*MODELS, HYBRID)
+for col, model in zip(st.columns(len(shown_models)), shown_models, strict=True):
     with col:
-        st.markdown(f"**{label}**")
-        found = ui.call(f"similar_{kind}s", item, k=10, model=model)
+        st.markdown(f"**{LABELS[model]}**")
+        found = neighbours(item, 10, model)
         if found is None or found.empty:
             st.caption("No neighbours from this model here (e.g. no listening data).")
             continue

@@ -90,7 +90,7 @@ def _vectors(data_dir: Path, sample: int | None) -> np.ndarray:
 
     settings = Settings(data_dir=data_dir)
     build = store.open_current(settings.index_dir)
-    index = SemanticIndex.load(build.component_dir("semantic")).index("tracks")
+    index = SemanticIndex.load(build.component_dir("semantic")).vectors("tracks")
     if index.method != "ivf":
         return np.array(index.vectors)
     log.info("encoding the %d track documents again for float vectors", len(index))

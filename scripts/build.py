@@ -10,9 +10,9 @@ from tunescout.catalog import read_manifest
 from tunescout.catalog.assemble import build_catalog
 from tunescout.cli import run, setup_logging
 from tunescout.config import load_settings
-from tunescout.indexes.build import COMPONENTS, build_indexes
+from tunescout.indexes.build import build_indexes, components
 
-STEPS = ("catalog", *COMPONENTS)
+STEPS = ("catalog", *components())
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,9 +50,9 @@ def main() -> None:
             print(f"hetrec listening on artists with measured features: {manifest['coverage']}")
         if manifest.get("synthetic"):
             print("note: this catalog is SYNTHETIC (no real data was collected)")
-    components = [s for s in steps if s in COMPONENTS]
-    if components:
-        build = build_indexes(settings, components)
+    models = [s for s in steps if s != "catalog"]
+    if models:
+        build = build_indexes(settings, models)
         print(f"indexes: {build.folder} {sorted(build.components)}")
 
 

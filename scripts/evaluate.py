@@ -12,7 +12,7 @@ from pathlib import Path
 from tunescout.cli import run, setup_logging
 from tunescout.config import load_settings
 from tunescout.research import report
-from tunescout.research.metrics import save_results
+from tunescout.research.protocol import save_results
 from tunescout.serving.engine import Engine
 
 PARTS = ("known", "survey", "mood")

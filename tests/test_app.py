@@ -175,7 +175,7 @@ def test_for_you_weights_familiarity_and_queue(data_env: Path) -> None:
         saved.enqueue("tuner", track)
     at = start("tuner", "pages/for_you.py")
     at.checkbox[0].uncheck()
-    for model in ("als", "content", "semantic"):
+    for model in ("als", "audio", "semantic"):
         at.slider(key=f"w_{model}").set_value(0.0)
     at.select_slider[0].set_value("Hits")
     at.form_submit_button[0].click().run()

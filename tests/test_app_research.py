@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import SYNTHETIC_TRACKS
 from tunescout.research import explore
+from tunescout.serving import lookup
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300  # first runs load the sentence encoder; two shared cores can be slow
@@ -85,7 +86,7 @@ def test_spaces_cover_every_model_with_aligned_ids_and_vectors(engine):
     # raw ALS factors keep their lengths; the index's unit vectors point the same way
     als = found["ALS artist factors"].vectors
     assert not np.allclose(np.linalg.norm(als, axis=1), 1.0)
-    unit = engine.als.artists.items.vectors
+    unit = engine.als.vectors("artists").vectors
     assert np.allclose(als / np.linalg.norm(als, axis=1, keepdims=True), unit, atol=1e-5)
 
 
@@ -130,7 +131,7 @@ def test_explorer_draws_the_sample_highlights_a_search_and_lists_neighbours(data
     target = next(
         t
         for t, n in zip(labels["id"], labels["name"], strict=True)
-        if t in shown and len(explore.find(labels, n)) == 1
+        if t in shown and len(lookup.find(labels, n)) == 1
     )
     at.text_input[0].input(engine.tracks.at[target, "name"]).run()
     assert not at.exception, at.exception

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from tunescout.errors import ArtifactError, InputError, UnknownIdError
+from tunescout.indexes import itemitem as ii
 from tunescout.research import baselines as bl
-from tunescout.research import metrics as ev
+from tunescout.research import protocol, splits
 
 N_USERS, N_ITEMS = 30, 20
 HELD_OUT = {f"u{u}": f"i{u % N_ITEMS}" for u in range(N_USERS)}
@@ -29,12 +30,12 @@ def checkerboard() -> pd.DataFrame:
 
 
 ITEM_MODELS = [
-    lambda: bl.EASE(l2=10.0),
-    lambda: bl.EASE(l2=10.0, dropout=0.5, neighbours=9, weighting="log"),
-    lambda: bl.ItemKNN(neighbours=10),
-    lambda: bl.ItemKNN(neighbours=10, weighting="bm25"),
-    lambda: bl.RP3beta(alpha=1.0, beta=0.3, neighbours=10),
-    lambda: bl.BlendedEASE(l2=50.0, neighbours=9),
+    lambda: ii.EASE(l2=10.0),
+    lambda: ii.EASE(l2=10.0, dropout=0.5, neighbours=9, weighting="logtf"),
+    lambda: ii.ItemKNN(neighbours=10),
+    lambda: ii.ItemKNN(neighbours=10, weighting="bm25"),
+    lambda: ii.RP3beta(alpha=1.0, beta=0.3, neighbours=10),
+    lambda: ii.BlendedEASE(l2=50.0, neighbours=9),
 ]
 
 
@@ -82,26 +83,26 @@ def test_random_is_seeded_and_excludes_seen(checkerboard):
 
 def test_min_users_drops_rare_items():
     train = pd.DataFrame({"user_id": ["a", "b", "a", "c"], "artist_id": ["x", "x", "y", "z"]})
-    model = bl.EASE(l2=1.0, min_users=2).fit(train)
+    model = ii.EASE(l2=1.0, min_users=2).fit(train)
     assert model.item_ids.tolist() == ["x"]
 
 
 def test_errors(checkerboard, tmp_path: Path):
-    model = bl.EASE(l2=10.0).fit(checkerboard)
+    model = ii.EASE(l2=10.0).fit(checkerboard)
     with pytest.raises(UnknownIdError):
         model.recommend(["stranger"], k=3)
     with pytest.raises(InputError):
-        bl.EASE(weighting="sqrt")
+        ii.EASE(weighting="sqrt")
     with pytest.raises(InputError):
         model.recommend(["u0"], k=0)
-    bl.ItemKNN().fit(checkerboard).save(tmp_path / "knn")
+    ii.ItemKNN().fit(checkerboard).save(tmp_path / "knn")
     with pytest.raises(ArtifactError):
-        bl.EASE.load(tmp_path / "knn")
+        ii.EASE.load(tmp_path / "knn")
     with pytest.raises(ArtifactError):
-        bl.EASE.load(tmp_path / "missing")
+        ii.EASE.load(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("cls", [bl.EASE, bl.BlendedEASE, bl.PopularityRecommender])
+@pytest.mark.parametrize("cls", [ii.EASE, ii.BlendedEASE, bl.PopularityRecommender])
 def test_save_load_round_trip(checkerboard, tmp_path: Path, cls):
     model = cls().fit(checkerboard)
     model.save(tmp_path / "m")
@@ -115,7 +116,7 @@ def test_save_load_round_trip(checkerboard, tmp_path: Path, cls):
 
 def test_prune_rows_keeps_each_rows_largest():
     b = np.array([[0.0, 3.0, -1.0, 2.0], [5.0, 0.0, 4.0, -2.0]], dtype=np.float32)
-    pruned = bl.prune_rows(b, 2).toarray()
+    pruned = ii.prune_rows(b, 2).toarray()
     np.testing.assert_array_equal(pruned, [[0, 3, 0, 2], [5, 0, 4, 0]])
 
 
@@ -127,9 +128,9 @@ def test_blended_ease_matches_ease_on_hetrec(shared_data):
     data = pd.read_csv(HETREC, sep="\t").rename(
         columns={"userID": "user_id", "artistID": "artist_id"}
     )
-    train, test = ev.random_split(data, 0.2, seed=0)
-    ease = ev.evaluate(bl.EASE(l2=100.0).fit(train).recommend, train, test, (10,))
-    blend = ev.evaluate(bl.BlendedEASE().fit(train).recommend, train, test, (10,))
+    train, test = splits.random_split(data, 0.2, seed=0)
+    ease = protocol.evaluate(ii.EASE(l2=100.0).fit(train).recommend, train, test, (10,))
+    blend = protocol.evaluate(ii.BlendedEASE().fit(train).recommend, train, test, (10,))
     # measured on seed 0: EASE 0.237, BlendedEASE (pruned to 200 neighbours) 0.239
     assert ease["ndcg@10"] > 0.23
     assert blend["ndcg@10"] > ease["ndcg@10"] - 0.002

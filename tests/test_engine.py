@@ -87,7 +87,7 @@ def test_recommend_respects_filters_weights_and_fusion(engine: Engine) -> None:
     band = engine.recommend(ratings, k=5, filters={"popularity": (0.0, 40.0)})
     assert band["popularity"].le(40.0).all()
     als_only = engine.recommend(
-        ratings, k=5, weights={"als": 1.0, "content": 0, "semantic": 0, "popularity": 0}
+        ratings, k=5, weights={"als": 1.0, "audio": 0, "semantic": 0, "popularity": 0}
     )
     assert als_only["score_als"].iloc[0] == pytest.approx(1.0)
     assert band["popularity"].between(0, 40).all()  # the catalog column, not a model score
@@ -129,7 +129,7 @@ def test_known_users_get_unseen_artists(engine: Engine) -> None:
     assert recs["reason"].str.startswith("listeners of").all()
 
 
-@pytest.mark.parametrize("model", ["cosine", "als", "semantic", "hybrid"])
+@pytest.mark.parametrize("model", ["audio", "cosine", "als", "semantic", "hybrid"])
 def test_similar_items_per_model(engine: Engine, model: str) -> None:
     track = engine.catalog.tracks["track_id"].iloc[0]
     tracks = engine.similar_tracks(track, k=5, model=model)
@@ -161,7 +161,7 @@ def test_errors_are_clear(engine: Engine, tmp_path) -> None:
         engine.search_mood("happy", filters={"features": {"energy": (0.9, 0.1)}})
     with pytest.raises(InputError, match="empty"):
         engine.search_mood("   ")
-    with pytest.raises(InputError, match="model must be"):
+    with pytest.raises(InputError, match="unknown model"):
         engine.similar_tracks(engine.catalog.tracks["track_id"].iloc[0], model="magic")
     with pytest.raises(DataMissingError, match="scripts/collect.py"):
         Engine.load(tmp_path)

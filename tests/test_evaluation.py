@@ -10,6 +10,7 @@ import pytest
 
 from tunescout.errors import InputError
 from tunescout.research import metrics as ev
+from tunescout.research import protocol, splits
 
 # User "a" has truth {x, y, z}; its ranking is x (hit), p, y (hit), q. User "b" has truth {w};
 # its ranking is p, q, r, w (hit at 4). User "c" has truth but no recommendations at all.
@@ -102,7 +103,7 @@ def _pairs(frame: pd.DataFrame) -> set[tuple[str, str]]:
 
 
 def test_random_split_is_disjoint_complete_and_seeded(interactions):
-    train, test = ev.random_split(interactions, 0.2, seed=3)
+    train, test = splits.random_split(interactions, 0.2, seed=3)
     assert not _pairs(train) & _pairs(test)
     assert len(train) + len(test) == len(interactions)
     assert set(train["user_id"]) == set(interactions["user_id"])  # nobody loses every item
@@ -110,8 +111,8 @@ def test_random_split_is_disjoint_complete_and_seeded(interactions):
     singles = sizes.index[sizes == 1]
     assert not test["user_id"].isin(singles).any()
     assert set(test["user_id"]) == set(sizes.index[sizes >= 2])
-    again, _ = ev.random_split(interactions, 0.2, seed=3)
-    other, _ = ev.random_split(interactions, 0.2, seed=4)
+    again, _ = splits.random_split(interactions, 0.2, seed=3)
+    other, _ = splits.random_split(interactions, 0.2, seed=4)
     assert _pairs(again) == _pairs(train) and _pairs(other) != _pairs(train)
     n_test = test.groupby("user_id").size()
     expected = np.clip(np.rint(sizes[n_test.index] * 0.2), 1, sizes[n_test.index] - 1)
@@ -119,15 +120,15 @@ def test_random_split_is_disjoint_complete_and_seeded(interactions):
 
 
 def test_validation_split_differs_from_test_draw(interactions):
-    _, test = ev.random_split(interactions, 0.2, seed=0)
-    fit, val = ev.validation_split(interactions, 0.2, seed=0)
+    _, test = splits.random_split(interactions, 0.2, seed=0)
+    fit, val = splits.validation_split(interactions, 0.2, seed=0)
     assert not _pairs(fit) & _pairs(val)
     assert _pairs(val) != _pairs(test)
 
 
 @pytest.mark.parametrize("n", [5, 10])
 def test_cold_start_keeps_exactly_n(interactions, n):
-    train, survey, truth = ev.cold_start_split(interactions, n_survey=n, seed=1)
+    train, survey, truth = splits.cold_start_split(interactions, n_survey=n, seed=1)
     assert (survey.groupby("user_id").size() == n).all()
     assert set(survey["user_id"]) == set(truth["user_id"])
     assert not set(train["user_id"]) & set(survey["user_id"])
@@ -137,11 +138,11 @@ def test_cold_start_keeps_exactly_n(interactions, n):
 
 def test_cold_start_without_eligible_users_raises(interactions):
     with pytest.raises(InputError):
-        ev.cold_start_split(interactions, n_survey=50)
+        splits.cold_start_split(interactions, n_survey=50)
 
 
 def test_time_split_holds_out_each_users_latest(interactions):
-    train, test = ev.time_split(interactions, 0.2)
+    train, test = splits.time_split(interactions, 0.2)
     assert not _pairs(train) & _pairs(test)
     latest_train = train.groupby("user_id")["timestamp"].max()
     earliest_test = test.groupby("user_id")["timestamp"].min()
@@ -155,10 +156,10 @@ def test_evaluate_drops_leaked_training_items_and_aggregates(tmp_path):
         # "x" is a training item of a: evaluate must drop it, so y becomes rank 1.
         return pd.DataFrame({"user_id": ["a", "a"], "artist_id": ["x", "y"], "score": [2.0, 1.0]})
 
-    metrics = ev.evaluate(recommend, train, TRUTH[TRUTH.user_id == "a"], k_values=(1,))
+    metrics = protocol.evaluate(recommend, train, TRUTH[TRUTH.user_id == "a"], k_values=(1,))
     assert metrics["precision@1"] == pytest.approx(1.0)
     assert metrics["n_users"] == 1.0
-    summary = ev.aggregate([{"m": 1.0}, {"m": 3.0}])
+    summary = protocol.aggregate([{"m": 1.0}, {"m": 3.0}])
     assert summary["m"] == {"mean": 2.0, "std": 1.0}
-    path = ev.save_results({"summary": summary}, tmp_path / "out" / "r.json")
+    path = protocol.save_results({"summary": summary}, tmp_path / "out" / "r.json")
     assert '"mean": 2.0' in path.read_text()

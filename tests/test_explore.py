@@ -8,6 +8,7 @@ import pytest
 
 from tunescout.errors import InputError, UnknownIdError
 from tunescout.research import explore
+from tunescout.serving import lookup
 
 IDS = [f"t{i:03d}" for i in range(100)]
 
@@ -187,8 +188,8 @@ def test_find_matches_name_or_artist_case_insensitively_most_popular_first():
             "popularity": [10.0, 90.0, 50.0],
         }
     )
-    assert explore.find(frame, "  MOON ")["id"].tolist() == ["2", "3", "1"]
-    assert explore.find(frame, "").empty
+    assert lookup.find(frame, "  MOON ")["id"].tolist() == ["2", "3", "1"]
+    assert lookup.find(frame, "").empty
 
 
 def test_titles_join_name_and_artist_by_id():

@@ -456,8 +456,8 @@ def served_answers(engine: Engine) -> list[pd.DataFrame]:
 
 
 BUILD_KILL_POINTS = {
-    "content building": "indexes/*.partial",
-    "als building": "indexes/*.partial/content",
+    "audio building": "indexes/*.partial",
+    "als building": "indexes/*.partial/audio",
     "semantic building": "indexes/*.partial/als",
 }
 

@@ -19,7 +19,8 @@ import pytest
 
 from tunescout.errors import InputError, TunescoutError, UnknownIdError
 from tunescout.indexes import store
-from tunescout.serving.engine import MAX_K, MAX_TEXT, POOL, Engine
+from tunescout.serving.engine import MAX_K, MAX_TEXT, Engine
+from tunescout.serving.pipeline import POOL
 from tunescout.serving.ratings import MAX_IMPORT_BYTES, ImportRejected, RatingsStore
 
 pytestmark = pytest.mark.hardening
@@ -288,7 +289,7 @@ BAD_ARGUMENTS = {  # a call with (engine, an artist id, a track id), the error, 
     "unknown model": (
         lambda e, a, t: e.similar_artists(a, model="magic"),
         InputError,
-        "model must be one of",
+        "unknown model",
     ),
     "session as one string": (
         lambda e, a, t: e.continue_session(t),

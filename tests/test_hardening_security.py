@@ -30,9 +30,9 @@ from tunescout.collect.sources.lastfm import LastfmClient, collect_lastfm
 from tunescout.collect.sources.spotify import Retries, collect_spotify
 from tunescout.config import Settings, load_settings
 from tunescout.errors import ArtifactError, DataMissingError, SourceError, TunescoutError
-from tunescout.indexes import store
+from tunescout.indexes import store, writer
 from tunescout.serving.ratings import MAX_IMPORT_BYTES, validate_profile
-from tunescout.ui import escape
+from tunescout.ui.text import escape
 
 pytestmark = pytest.mark.hardening
 
@@ -189,7 +189,7 @@ def test_scripts_never_print_secrets(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     runs = [  # nothing here reaches the network: synthetic data, and a build that fails
         ["scripts/collect.py", "--source", "synthetic", "--tracks", "200", "--users", "20", "-v"],
-        ["scripts/build.py", "--only", "content", "-v"],
+        ["scripts/build.py", "--only", "audio", "-v"],
         ["scripts/collect.py", "--source", "files", "--spotify-csv", "/no/such.csv", "-v"],
     ]
     for args in runs:
@@ -280,15 +280,15 @@ def test_escaped_text_of_any_kind_reads_literally(text: str) -> None:
 
 def hostile_page(text: str) -> None:
     """A page drawing one item whose every text field is ``text`` through the UI helpers."""
-    from tunescout import ui
+    from tunescout.ui import actions, calls, state, tables
 
-    eng = ui.engine()
+    eng = state.engine()
     row = eng.track_info([eng.catalog.tracks["track_id"].iloc[0]]).iloc[0].copy()
     row["name"] = row["artist_name"] = row["why"] = text
-    ui.detail(row, "hostile", "track", "why")
-    ui._rate(row["artist_id"], 5, text)
-    ui._queue(row["track_id"], text)
-    ui.call("track_info", [text])  # an unknown id quoted back in the error
+    tables.detail(row, "hostile", "track", "why")
+    actions.rate(row["artist_id"], 5, text)
+    actions.queue(row["track_id"], text)
+    calls.track_info([text])  # an unknown id quoted back in the error
 
 
 @pytest.mark.parametrize("text", HOSTILE[:7])
@@ -325,7 +325,7 @@ def test_an_accepted_profile_name_is_one_plain_file_name(name: str) -> None:
 @pytest.fixture
 def one_build(tmp_path: Path) -> Path:
     index_dir = tmp_path / "data" / "indexes"
-    with store.BuildWriter(index_dir, "catalog-hash") as build:
+    with writer.BuildWriter(index_dir, "catalog-hash") as build:
         (build.component_dir("content") / "vectors.bin").write_bytes(b"\x00" * 64)
         build.add_component("content", {"rows": 1})
     (tmp_path / "data" / "outside.txt").write_text("not part of any build")
@@ -353,8 +353,8 @@ def test_a_manifest_cannot_name_files_outside_its_build(one_build: Path, relativ
 
 @pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "..", "CON"])
 def test_component_names_cannot_leave_the_build(tmp_path: Path, name: str) -> None:
-    writer = store.BuildWriter(tmp_path / "indexes", "catalog-hash")
-    with writer as build, pytest.raises(ArtifactError, match="must be lower-case letters"):
+    new = writer.BuildWriter(tmp_path / "indexes", "catalog-hash")
+    with new as build, pytest.raises(ArtifactError, match="must be lower-case letters"):
         build.component_dir(name)
     assert [p.name for p in tmp_path.iterdir()] == ["indexes"]
 

@@ -1,4 +1,8 @@
-"""The collaborative (ALS) index on checkerboards where the right answer is known."""
+"""The collaborative (ALS) index on checkerboards where the right answer is known.
+
+The index contract (ids, masks, similar, profile/score, round trips, ``covers``) is checked for
+every model in tests/contracts/test_index_contract.py; these are ALS's own tests: confidences,
+recommendations for known users, fold-in and dislike maths, and the Recommender protocol."""
 
 from __future__ import annotations
 
@@ -10,13 +14,9 @@ import pytest
 from scipy import sparse
 
 from tunescout.catalog import TABLES, Catalog, empty, validate
-from tunescout.errors import ArtifactError, DataMissingError, InputError, UnknownIdError
-from tunescout.indexes.collaborative import (
-    ALSParams,
-    CollaborativeIndex,
-    FactorModel,
-    confidence,
-)
+from tunescout.errors import DataMissingError, InputError, UnknownIdError
+from tunescout.indexes.als import ALSParams, FactorModel, confidence
+from tunescout.indexes.collaborative import CollaborativeIndex
 
 N_USERS, N_ARTISTS = 20, 10
 PARAMS = {
@@ -28,6 +28,7 @@ PARAMS = {
     "random_state": 7,
     "num_threads": 1,
 }
+PROTOCOL = ("fit", "recommend", "recommend_items")  # tunescout.indexes.base.Recommender
 HETREC = Path(__file__).parents[2] / "shared/data/hetrec2011-lastfm-2k/user_artists.dat"
 
 
@@ -65,7 +66,12 @@ def checkerboard(with_tracks: bool = False) -> Catalog:
 
 @pytest.fixture(scope="module")
 def index() -> CollaborativeIndex:
-    return CollaborativeIndex.build(checkerboard(), show_progress=False, **PARAMS)
+    return CollaborativeIndex.build(checkerboard(), **PARAMS)
+
+
+@pytest.fixture(scope="module")
+def artists(index: CollaborativeIndex) -> FactorModel:
+    return index.part("artists")
 
 
 def is_even(ids: np.ndarray) -> np.ndarray:
@@ -87,108 +93,109 @@ def test_seen_artists_are_excluded_unless_asked(index: CollaborativeIndex) -> No
 
 
 def test_mask_limits_results(index: CollaborativeIndex) -> None:
-    mask = index.ids != held_out(0)
+    mask = index.ids("artists") != held_out(0)
     ids, _ = index.recommend_user("u0", k=3, mask=mask)
     assert held_out(0) not in ids
     with pytest.raises(InputError):
         index.recommend_user("u0", k=3, mask=mask[:-1])
 
 
-def test_fold_in_of_even_ratings_ranks_even_artists_first(index: CollaborativeIndex) -> None:
+def test_fold_in_of_even_ratings_ranks_even_artists_first(artists: FactorModel) -> None:
     ratings = {"a0": 1.0, "a2": 1.0}
-    ids, scores = index.recommend_profile(ratings, k=N_ARTISTS)
+    ranked = artists.recommend_items(ratings, k=N_ARTISTS)
+    ids, scores = ranked["artist_id"].to_numpy(), ranked["score"].to_numpy()
     assert list(ids[:3]) and is_even(ids[:3]).all()
     assert not is_even(ids[3:]).any()
     assert not set(ratings) & set(ids)
     assert np.all(np.diff(scores) <= 0)
 
 
-def test_score_of_user_vector_matches_recommendations(index: CollaborativeIndex) -> None:
+def test_profile_is_the_fold_in_and_scores_are_predicted_preference(
+    index: CollaborativeIndex, artists: FactorModel
+) -> None:
     ratings = {"a1": 1.0, "a3": 2.0}
-    ids, scores = index.recommend_profile(ratings, k=4)
-    np.testing.assert_allclose(index.score(index.user_vector(ratings), ids), scores, rtol=1e-5)
-    np.testing.assert_allclose(index.score(ratings, ids), scores, rtol=1e-5)
+    ranked = artists.recommend_items(ratings, k=4)
+    ids, scores = ranked["artist_id"].tolist(), ranked["score"].to_numpy()
+    vector = index.profile(ratings, "artists")
+    np.testing.assert_array_equal(vector, artists.user_vector(ratings))
+    np.testing.assert_allclose(index.score(vector, ids, "artists"), scores, rtol=1e-5)
+    np.testing.assert_allclose(artists.score(ratings, ids), scores, rtol=1e-5)
+    np.testing.assert_allclose(
+        vector @ artists.model.item_factors.T, artists.score(vector, artists.ids)
+    )
 
 
-def test_item_neighbours_share_parity(index: CollaborativeIndex) -> None:
-    ids, scores = index.similar(["a4"], k=N_ARTISTS)
-    assert sorted(ids[:4]) == ["a0", "a2", "a6", "a8"]
-    assert "a4" not in ids
-    assert scores[:4].min() > scores[4:].max() + 0.5
-    odd_only = ~is_even(index.ids)
-    ids, _ = index.similar(["a4"], k=2, mask=odd_only)
-    assert len(ids) == 2 and not is_even(ids).any()
-
-
-def test_dislike_pushes_its_neighbours_down(index: CollaborativeIndex) -> None:
+def test_dislike_pushes_its_neighbours_down(
+    index: CollaborativeIndex, artists: FactorModel
+) -> None:
     likes = {"a0": 1.0, "a1": 1.0}
     odd = [artist(i) for i in (5, 7, 9)]
-    before = index.score(likes, odd)
-    after = index.score({**likes, "a3": -1.0}, odd)
+    before = index.score(index.profile(likes, "artists"), odd, "artists")
+    after = index.score(index.profile({**likes, "a3": -1.0}, "artists"), odd, "artists")
     assert (after < before - 0.1).all()
-    ids, _ = index.recommend_profile({**likes, "a3": -1.0}, k=4)
+    ids = artists.recommend_items({**likes, "a3": -1.0}, k=4)["artist_id"].to_numpy()
     assert is_even(ids[:4]).all()
 
 
-def test_dislike_only_profile_gives_no_preference(index: CollaborativeIndex) -> None:
-    assert not index.user_vector({"a3": -1.0}).any()
+def test_dislike_only_profile_gives_no_preference(
+    index: CollaborativeIndex, artists: FactorModel
+) -> None:
+    assert not artists.user_vector({"a3": -1.0}).any()
+    assert index.profile({"a3": -1.0}, "artists") is None
+    assert artists.recommend_items({"a3": -1.0}, k=3).empty
+
+
+def test_bad_ratings_raise(artists: FactorModel) -> None:
     with pytest.raises(InputError):
-        index.recommend_profile({"a3": -1.0}, k=3)
-
-
-def test_bad_ratings_raise(index: CollaborativeIndex) -> None:
+        artists.user_vector({})
     with pytest.raises(InputError):
-        index.user_vector({})
-    with pytest.raises(InputError):
-        index.user_vector({"a0": float("nan")})
+        artists.user_vector({"a0": float("nan")})
 
 
-def test_unknown_ids_raise(index: CollaborativeIndex) -> None:
+def test_unknown_ids(index: CollaborativeIndex, artists: FactorModel) -> None:
     with pytest.raises(UnknownIdError):
         index.recommend_user("nobody", k=3)
     with pytest.raises(UnknownIdError):
-        index.similar(["zz"], k=3)
-    with pytest.raises(UnknownIdError):
-        index.recommend_profile({"zz": 1.0}, k=3)
-    scores = index.score({"a0": 1.0}, ["a2", "zz"])
-    assert np.isfinite(scores[0]) and np.isnan(scores[1])
+        artists.user_vector({"zz": 1.0})
+    # Fold-in and the profile skip ids the model does not hold.
+    assert artists.recommend_items({"zz": 1.0}, k=3).empty
+    np.testing.assert_array_equal(
+        index.profile({"a0": 1.0, "zz": 1.0}, "artists"), artists.user_vector({"a0": 1.0})
+    )
 
 
-def test_save_load_round_trip(index: CollaborativeIndex, tmp_path: Path) -> None:
-    manifest = index.save(tmp_path)
-    assert manifest["als_artists"]["users"] == N_USERS
-    assert manifest["als_artists"]["items"] == N_ARTISTS
-    assert manifest["params"]["factors"] == PARAMS["factors"]
+def test_save_load_keeps_users_and_counts(index: CollaborativeIndex, tmp_path: Path) -> None:
+    info = index.save(tmp_path)
+    assert info["params"]["als_artists"]["users"] == N_USERS
+    assert info["params"]["als_artists"]["items"] == N_ARTISTS
+    assert info["params"]["factors"] == PARAMS["factors"]
+    assert info["rows"] == {"artists": N_ARTISTS}
     assert not list(tmp_path.glob("*.pkl"))
     loaded = CollaborativeIndex.load(tmp_path)
-    ratings = {"a0": 1.0, "a5": -0.5}
-    np.testing.assert_array_equal(loaded.user_vector(ratings), index.user_vector(ratings))
-    np.testing.assert_array_equal(
-        loaded.score(ratings, list(index.ids)), index.score(ratings, list(index.ids))
-    )
+    assert loaded.params == index.params
+    assert loaded.part("artists").unit == index.part("artists").unit
     for got, want in zip(
         loaded.recommend_user("u3", 4), index.recommend_user("u3", 4), strict=True
     ):
         np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(loaded.similar(["a1"], 3)[0], index.similar(["a1"], 3)[0])
-    assert loaded.params == index.params
-
-
-def test_load_of_a_folder_without_index_raises(tmp_path: Path) -> None:
-    with pytest.raises(ArtifactError, match="scripts/build.py"):
-        CollaborativeIndex.load(tmp_path)
+    assert (loaded.part("artists").seen != index.part("artists").seen).nnz == 0
 
 
 def test_track_model_when_interactions_name_tracks() -> None:
-    index = CollaborativeIndex.build(checkerboard(with_tracks=True), show_progress=False, **PARAMS)
-    ids, _ = index.similar_tracks(["t2"], k=4)
+    index = CollaborativeIndex.build(checkerboard(with_tracks=True), **PARAMS)
+    assert index.covers("tracks")
+    ids, _ = index.similar(["t2"], k=4, kind="tracks")
     assert sorted(ids) == ["t0", "t4", "t6", "t8"]
-    assert index.recommend_user_tracks("u1", k=1)[0][0] == f"t{held_out(1)[1:]}"
+    top = index.recommend_user("u1", k=1, kind="tracks")[0][0]
+    assert top == f"t{held_out(1)[1:]}"
 
 
-def test_track_methods_without_track_rows_raise(index: CollaborativeIndex) -> None:
+def test_track_part_without_track_rows_raises(index: CollaborativeIndex) -> None:
+    assert not index.covers("tracks")
     with pytest.raises(DataMissingError, match="track"):
-        index.similar_tracks(["t0"], k=3)
+        index.part("tracks")
+    with pytest.raises(DataMissingError, match="track"):
+        index.recommend_user("u0", k=3, kind="tracks")
 
 
 def test_build_without_interactions_raises() -> None:
@@ -226,7 +233,7 @@ def test_hetrec_holdout_ndcg(shared_data) -> None:
     raw["track_id"] = None
     rank = raw.groupby("user_id").cumcount()
     test = rank < np.floor(0.2 * raw.groupby("user_id")["user_id"].transform("size") + 0.5)
-    index = CollaborativeIndex.build(_catalog(raw[~test].to_dict("records")), show_progress=False)
+    index = CollaborativeIndex.build(_catalog(raw[~test].to_dict("records")))
     assert _ndcg_at_10(index, raw[test]) > 0.2  # implicit's defaults on raw counts: 0.13
 
 
@@ -240,7 +247,7 @@ def test_categorical_and_string_ids_fit_the_same_model() -> None:
         }
     )
     params = ALSParams(factors=8, iterations=3)
-    plain = FactorModel.fit(frame, "artist_id", params, show_progress=False)
+    plain = FactorModel(params, "artist_id").fit(frame)
     # Categories in another order, one unused: the same sorted ids and the same matrix.
     cats = frame.astype({"user_id": "category", "artist_id": "category"})
     cats["artist_id"] = (
@@ -248,7 +255,28 @@ def test_categorical_and_string_ids_fit_the_same_model() -> None:
         .cat.add_categories(["zz"])
         .cat.reorder_categories(["zz", *sorted(frame["artist_id"].unique(), reverse=True)])
     )
-    coded = FactorModel.fit(cats, "artist_id", params, show_progress=False)
+    coded = FactorModel(params, "artist_id").fit(cats)
     assert list(coded.ids) == sorted(frame["artist_id"].unique()) == list(plain.ids)
     assert list(coded.users) == list(plain.users)
     assert (coded.seen != plain.seen).nnz == 0
+
+
+def test_factor_model_follows_the_recommender_protocol() -> None:
+    """fit / recommend / recommend_items, as the evaluation runs every baseline."""
+    frame = checkerboard().interactions
+    model = FactorModel(ALSParams(**PARAMS), "artist_id").fit(frame)
+    assert all(callable(getattr(model, name)) for name in PROTOCOL)
+    top = model.recommend(["u0", "u1"], k=2)
+    assert list(top.columns) == ["user_id", "artist_id", "score"]
+    for user in ("u0", "u1"):
+        ids, scores = model.recommend_user(user, 2)
+        mine = top[top["user_id"] == user]
+        assert mine["artist_id"].tolist() == ids.tolist() == [held_out(int(user[1:])), *ids[1:]]
+        np.testing.assert_allclose(mine["score"], scores)
+    assert model.recommend([], k=2).empty
+    liked = model.recommend_items(["a0", "a2"], k=3)  # plain ids are likes
+    assert list(liked.columns) == ["artist_id", "score"]
+    assert is_even(liked["artist_id"].to_numpy()).all()
+    assert "a0" not in model.recommend_items(["a0"], k=N_ARTISTS)["artist_id"].tolist()
+    with_seen = model.recommend_items(["a0"], k=N_ARTISTS, exclude_seen=False)
+    assert "a0" in with_seen["artist_id"].tolist()

@@ -1,4 +1,8 @@
-"""The audio-feature index on a hand-built catalog whose nearest neighbours are known."""
+"""The audio-feature index on a hand-built catalog whose nearest neighbours are known.
+
+What every index promises (ids, masks, profiles, scores, round trips) is checked once for all
+models in tests/contracts/test_index_contract.py; these are the audio model's own tests: the
+feature transform and its weights, artist vectors, and the FAISS methods."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import pytest
 
 from tunescout import catalog
 from tunescout.domain.features import AUDIO_FEATURES
-from tunescout.errors import ArtifactError, CatalogError, InputError, UnknownIdError
+from tunescout.errors import ArtifactError, CatalogError, InputError
 from tunescout.indexes.content import (
     INPUT_COLUMNS,
     OUTPUT_COLUMNS,
@@ -100,20 +104,13 @@ def test_nearest_neighbour_is_known(index: ContentIndex, seed: str, nearest: str
     assert np.all(np.diff(scores) <= 1e-6)
 
 
-@pytest.mark.parametrize("seed", sorted(ACOUSTIC | DANCE))
-def test_neighbours_share_the_style(index: ContentIndex, seed: str) -> None:
-    same = ACOUSTIC if seed in ACOUSTIC else DANCE
-    ids, _ = index.similar([seed], k=2)
-    assert set(ids) == same - {seed}
-
-
 @pytest.mark.parametrize(("tempo", "loudness"), [(126.0, -3.5), (250.0, -60.0), (30.0, 0.0)])
 def test_tempo_and_loudness_do_not_swamp_the_unit_features(
     index: ContentIndex, tempo: float, loudness: float
 ) -> None:
     """a1's 0–1 features with the dance tempo and loudness, or absurd ones, stay acoustic."""
     extreme = _features(["a1"]).assign(tempo=tempo, loudness=loudness)
-    ids, _ = index.search(index.transform(extreme)[0], k=3)
+    ids, _ = index.search_vector(index.transform(extreme)[0], k=3)
     assert set(ids) == ACOUSTIC
 
 
@@ -121,8 +118,8 @@ def test_partial_profile_treats_missing_features_as_typical(index: ContentIndex)
     calm = index.transform(pd.DataFrame({"acousticness": [0.95], "energy": [0.1]}))
     assert calm.shape == (1, len(OUTPUT_COLUMNS))
     assert np.isclose(np.linalg.norm(calm), 1.0)
-    assert set(index.search(calm[0], k=3)[0]) == ACOUSTIC
-    assert set(index.search(-calm[0], k=3)[0]) == DANCE
+    assert set(index.search_vector(calm[0], k=3)[0]) == ACOUSTIC
+    assert set(index.search_vector(-calm[0], k=3)[0]) == DANCE
 
 
 def test_relative_keys_share_a_point_on_the_circle_of_fifths(index: ContentIndex) -> None:
@@ -140,8 +137,9 @@ def test_artist_vector_is_the_mean_of_its_track_vectors(
     pipeline = make_transform(index.params["learned"], index.params["weights"])
     raw = pipeline.transform(_features(["a1", "a2", "a3"])[INPUT_COLUMNS].astype(float))
     expected = normalize(raw.mean(axis=0))
-    assert np.allclose(index.artist_vectors.loc["folk"], expected, atol=1e-6)
-    assert np.allclose(index.artist_vectors.loc["solo"], index.track_vectors.loc["s1"], atol=1e-6)
+    artists, tracks = index.frame("artists"), index.frame("tracks")
+    assert np.allclose(artists.loc["folk"], expected, atol=1e-6)
+    assert np.allclose(artists.loc["solo"], tracks.loc["s1"], atol=1e-6)
 
 
 def test_artists_from_aggregated_features_and_artists_left_out(index: ContentIndex) -> None:
@@ -153,38 +151,30 @@ def test_artists_from_aggregated_features_and_artists_left_out(index: ContentInd
         "artists_from_features": 1,
     }
     assert index.similar(["ambient"], k=1, kind="artists")[0].tolist() == ["folk"]
-    scores = index.score(index.vectors(["a1"])[0], ["folk", "edm", "nobody"], kind="artists")
+    a1 = index.vectors("tracks").vectors_of(["a1"])[0]
+    scores = index.score(a1, ["folk", "edm", "nobody"], kind="artists")
     assert scores[0] > scores[1]
     assert np.isnan(scores[2])
 
 
-def test_tracks_and_artists_share_one_space(index: ContentIndex) -> None:
-    profile = index.profile(["d1", "d2"])
-    ids, _ = index.search(profile, k=1, kind="artists")
-    assert ids.tolist() == ["edm"]
-
-
 def test_profile_skips_unknown_ids_and_weights_count(index: ContentIndex) -> None:
-    assert np.allclose(index.profile(["a1", "missing"]), index.vectors(["a1"])[0], atol=1e-6)
-    toward_dance = index.profile(["a1", "d1"], weights=[0.1, 1.0])
-    assert index.search(toward_dance, k=1)[0][0] in DANCE
-    with pytest.raises(UnknownIdError):
-        index.profile(["missing"])
-    with pytest.raises(UnknownIdError):
-        index.similar(["missing"], k=1)
+    a1 = index.vectors("tracks").vectors_of(["a1"])[0]
+    assert np.allclose(index.profile({"a1": 1.0, "missing": 1.0}, "tracks"), a1, atol=1e-6)
+    toward_dance = index.profile({"a1": 0.1, "d1": 1.0}, "tracks")
+    assert index.search_vector(toward_dance, k=1)[0][0] in DANCE
+    away_from_dance = index.profile({"s1": 1.0, "d1": -1.0}, "tracks")
+    assert index.search_vector(away_from_dance, k=1)[0][0] in ACOUSTIC
 
 
-def test_masks_by_catalog_id_or_by_row(index: ContentIndex, cat: catalog.Catalog) -> None:
+def test_masks_keyed_by_catalog_id(index: ContentIndex, cat: catalog.Catalog) -> None:
+    """Besides the contract's row-order arrays, its vector index reads a boolean Series by id."""
     allowed = pd.Series(True, index=index.ids("tracks"))
     allowed["a2"] = False
     assert index.similar(["a1"], k=1, mask=allowed)[0].tolist() == ["a3"]
-    assert index.similar(["a1"], k=1, mask=allowed.to_numpy())[0].tolist() == ["a3"]
     # A catalog-table mask (artists table order, including an artist the index lacks).
     table = FilterTable(cat.artists, "artist_id")
     only_edm = pd.Series(table.mask(Filters(exclude={"folk", "solo", "ambient"})), index=table.ids)
-    assert index.similar(["solo"], k=3, mask=only_edm, kind="artists")[0].tolist() == ["edm"]
-    with pytest.raises(InputError):
-        index.similar(["a1"], k=1, mask=np.ones(3, dtype=bool))
+    assert index.similar(["solo"], k=3, kind="artists", mask=only_edm)[0].tolist() == ["edm"]
 
 
 @pytest.mark.parametrize("method", ["exact", "hnsw", "ivf"])
@@ -192,37 +182,34 @@ def test_exact_and_approximate_agree(
     cat: catalog.Catalog, index: ContentIndex, method: str
 ) -> None:
     forced = ContentIndex.build(cat, method=method)
-    assert forced.index("tracks").method == method
-    assert forced.index("artists").method == method
+    assert forced.vectors("tracks").method == method
+    assert forced.vectors("artists").method == method
     for seed in TRACKS:
         assert forced.similar([seed], k=3)[0].tolist() == index.similar([seed], k=3)[0].tolist()
 
 
 def test_auto_switches_to_ivf_at_the_threshold(cat: catalog.Catalog) -> None:
-    auto = ContentIndex.build(cat, hnsw_threshold=5)
-    assert auto.index("tracks").method == "ivf"  # 7 tracks
-    assert auto.index("artists").method == "exact"  # 4 artists
+    auto = ContentIndex.build(cat, approximate_from=5)
+    assert auto.vectors("tracks").method == "ivf"  # 7 tracks
+    assert auto.vectors("artists").method == "exact"  # 4 artists
     assert ContentIndex.build(cat).params["method"] == {"tracks": "exact", "artists": "exact"}
 
 
 @pytest.mark.parametrize("method", ["exact", "hnsw", "ivf"])
-def test_save_load_round_trip(cat: catalog.Catalog, tmp_path, method: str) -> None:
+def test_save_load_keeps_method_weights_and_transform(
+    cat: catalog.Catalog, tmp_path, method: str
+) -> None:
     built = ContentIndex.build(cat, method=method, weights={"liveness": 0.2})
     info = built.save(tmp_path)
     assert info["rows"]["tracks"] == 7
     assert info["params"]["weights"]["liveness"] == 0.2
     loaded = ContentIndex.load(tmp_path)
     assert loaded.params == built.params
-    assert loaded.index("tracks").method == method
     for kind in ("tracks", "artists"):
-        assert np.array_equal(loaded.index(kind).ids, built.index(kind).ids)
-        assert np.array_equal(loaded.index(kind).vectors, built.index(kind).vectors)
+        assert loaded.vectors(kind).method == method
+        assert np.array_equal(loaded.vectors(kind).vectors, built.vectors(kind).vectors)
     query = pd.DataFrame({"energy": [0.7], "tempo": [300.0], "key": [-1], "mode": [0]})
     assert np.array_equal(loaded.transform(query), built.transform(query))
-    for seed in TRACKS:
-        a, b = loaded.similar([seed], k=6), built.similar([seed], k=6)
-        assert a[0].tolist() == b[0].tolist()
-        assert np.array_equal(a[1], b[1])
 
 
 def test_load_names_a_missing_file(cat: catalog.Catalog, tmp_path) -> None:

@@ -1,4 +1,8 @@
-"""Tests for the MiniLM semantic index: documents, mood search, filters, incremental builds."""
+"""Tests for the MiniLM semantic index: documents, mood search, filters, incremental builds.
+
+The index contract (ids, masks, similar, profile/score, round trips) is checked for every model
+in tests/contracts/test_index_contract.py; these are the semantic model's own tests, on the real
+MiniLM encoder."""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ import pandas as pd
 import pytest
 
 from tunescout.catalog import Catalog, empty, validate
-from tunescout.errors import ArtifactError, InputError, UnknownIdError
+from tunescout.domain.moods import mood_words
+from tunescout.errors import ArtifactError, InputError
 from tunescout.indexes.encoding.encoder import load_encoder
-from tunescout.indexes.semantic import SemanticIndex, documents, era_words, mood_words
+from tunescout.indexes.semantic import SemanticIndex, documents, era_words
 from tunescout.serving.filters import Filters, FilterTable
 
 NEUTRAL = {
@@ -165,66 +170,41 @@ def test_era_words(year, text):
 
 def test_sad_piano_query_prefers_the_sad_acoustic_track(mood_catalog, encoder):
     index = SemanticIndex.build(mood_catalog, encoder=encoder)
-    ids, scores = index.search("sad slow piano ballad", k=5)
+    ids, scores = index.search_text("sad slow piano ballad", k=5)
     ranking = ids.tolist()
     assert ranking[0] == "t-sad"
     assert ranking.index("t-sad") < ranking.index("t-dance")
     assert np.all(np.diff(scores) <= 0)
-    party, _ = index.search("happy upbeat dance party", k=5)
+    party, _ = index.search_text("happy upbeat dance party", k=5)
     assert party.tolist().index("t-dance") < party.tolist().index("t-sad")
 
 
 def test_genre_filter_returns_k_matches_that_plain_top_k_would_miss(big_catalog, big_index):
     mask = FilterTable(big_catalog.tracks, "track_id").mask(Filters(genres=("Chamber Folk",)))
     assert mask.sum() == 15
-    unfiltered, _ = big_index.search("happy upbeat dance party", k=10)
+    unfiltered, _ = big_index.search_text("happy upbeat dance party", k=10)
     assert not set(unfiltered) & set(big_catalog.tracks["track_id"][mask])
-    ids, scores = big_index.search("happy upbeat dance party", k=10, mask=mask)
+    # The index rows follow the catalog table, so a FilterTable mask is already aligned.
+    np.testing.assert_array_equal(big_index.ids("tracks"), big_catalog.tracks["track_id"])
+    ids, scores = big_index.search_text("happy upbeat dance party", k=10, mask=mask)
     assert len(ids) == 10
     genres = big_catalog.tracks.set_index("track_id").loc[ids, "genres"]
     assert all("chamber folk" in list(g) for g in genres)
-    all_ids, _ = big_index.search("happy upbeat dance party", k=50, mask=mask)
+    all_ids, _ = big_index.search_text("happy upbeat dance party", k=50, mask=mask)
     assert len(all_ids) == 15
 
 
-def test_feature_range_filter_inside_search(big_catalog, big_index):
-    table = FilterTable(big_catalog.tracks, "track_id")
-    mask = table.mask(Filters(features={"energy": (0.0, 0.11)}))
-    assert mask.sum() == 12
-    ids, _ = big_index.search("euphoric dance pop", k=10, mask=mask)
-    assert len(ids) == 10
-    energy = big_catalog.tracks.set_index("track_id").loc[ids, "energy"]
-    assert (energy <= 0.11).all()
-    similar, _ = big_index.similar(["t000"], k=10, mask=mask)
-    assert len(similar) == 10 and set(similar) <= set(big_catalog.tracks["track_id"][mask])
-
-
-def test_similar_and_score(big_index):
-    ids, _ = big_index.similar(["t000"], k=10)
-    assert "t000" not in ids
-    # The other sad chamber-folk tracks share all but the title with t000.
-    assert set(ids) <= {f"t{i:03d}" for i in range(1, 15)}
+def test_encoded_query_scores_matching_documents_higher(big_index):
     query = big_index.encode_query("sad acoustic chamber folk")
-    scores = big_index.score(query, ["t001", "t100", "nope"])
+    assert query.shape == (384,) and np.isclose(np.linalg.norm(query), 1.0, atol=1e-5)
+    scores = big_index.score(query, ["t001", "t100"])
     assert scores[0] > scores[1]
-    assert np.isnan(scores[2])
-    with pytest.raises(UnknownIdError):
-        big_index.similar(["nope"], k=3)
-
-
-def test_artist_kind(big_index):
-    ids, _ = big_index.search("melancholic acoustic folk", k=5, kind="artists")
-    assert len(ids) == 5 and all(i.startswith("a") for i in ids)
 
 
 def test_bad_inputs(big_index):
-    with pytest.raises(InputError):
-        big_index.search("   ", k=5)
-    with pytest.raises(InputError):
-        big_index.search("sad", k=5, mask=np.ones(3, dtype=bool))
-    with pytest.raises(InputError):
-        big_index.search("sad", k=5, kind="albums")
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="empty"):
+        big_index.search_text("   ", k=5)
+    with pytest.raises(InputError, match="384"):
         big_index.score(np.ones(5), ["t001"])
 
 
@@ -239,34 +219,55 @@ def test_incremental_build_reencodes_only_changed_documents(big_catalog, big_ind
     assert rebuilt.params["stats"]["artists"]["encoded"] == 0
     unchanged = [i for i in tracks["track_id"] if i != "t100"]
     np.testing.assert_allclose(
-        rebuilt.index().vectors_of(unchanged), big_index.index().vectors_of(unchanged), atol=1e-6
+        rebuilt.vectors().vectors_of(unchanged),
+        big_index.vectors().vectors_of(unchanged),
+        atol=1e-6,
     )
     fresh = encoder.encode_documents([documents(changed).loc["t100"]])[0]
-    np.testing.assert_allclose(rebuilt.index().vectors_of(["t100"])[0], fresh, atol=1e-5)
-    assert not np.allclose(big_index.index().vectors_of(["t100"])[0], fresh, atol=1e-3)
+    np.testing.assert_allclose(rebuilt.vectors().vectors_of(["t100"])[0], fresh, atol=1e-5)
+    assert not np.allclose(big_index.vectors().vectors_of(["t100"])[0], fresh, atol=1e-3)
+    assert rebuilt.hashes["tracks"].tolist() != big_index.hashes["tracks"].tolist()
 
 
-def test_save_load_round_trip(big_index, big_catalog, encoder, tmp_path):
-    params = big_index.save(tmp_path)
-    assert params["rows"] == {"tracks": 300, "artists": 40}
-    assert params["model"] == "all-MiniLM-L6-v2" and params["dim"] == 384
+def test_save_load_keeps_model_hashes_and_text_search(big_index, big_catalog, encoder, tmp_path):
+    info = big_index.save(tmp_path)
+    assert info["rows"] == {"tracks": 300, "artists": 40}
+    assert info["params"]["model"] == "all-MiniLM-L6-v2" and info["params"]["dim"] == 384
     loaded = SemanticIndex.load(tmp_path, encoder=encoder)
+    for kind in ("tracks", "artists"):
+        np.testing.assert_array_equal(loaded.hashes[kind], big_index.hashes[kind])
     mask = FilterTable(big_catalog.tracks, "track_id").mask(Filters(genres=("chamber folk",)))
     for m in (None, mask):
-        expected = big_index.search("quiet sad songs", k=10, mask=m)
-        got = loaded.search("quiet sad songs", k=10, mask=m)
+        expected = big_index.search_text("quiet sad songs", k=10, mask=m)
+        got = loaded.search_text("quiet sad songs", k=10, mask=m)
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
-    np.testing.assert_array_equal(loaded.similar(["t005"], 5)[0], big_index.similar(["t005"], 5)[0])
     counting = CountingEncoder(encoder)
     again = SemanticIndex.build(big_catalog, previous=loaded, encoder=counting)
     assert counting.texts == []
     assert again.params["stats"]["tracks"]["reused"] == 300
 
 
-def test_load_reports_missing_artifacts(tmp_path):
-    with pytest.raises(ArtifactError, match="scripts/build.py"):
-        SemanticIndex.load(tmp_path)
+def test_another_encoder_reencodes_everything(mood_catalog, encoder):
+    first = SemanticIndex.build(mood_catalog, encoder=encoder)
+    counting = CountingEncoder(encoder)
+    counting.name = "another-model"
+    again = SemanticIndex.build(mood_catalog, previous=first, encoder=counting)
+    assert again.params["stats"]["tracks"] == {"documents": 5, "encoded": 5, "reused": 0}
+    assert again.params["model"] == "another-model"
+
+
+def test_a_query_encoder_of_another_dimension_is_refused(big_index):
+    from tests.contracts.test_index_contract import HashingEncoder
+
+    index = SemanticIndex(
+        {kind: big_index.vectors(kind) for kind in ("tracks", "artists")},
+        big_index.hashes,
+        big_index.params,
+        HashingEncoder(dim=16),
+    )
+    with pytest.raises(ArtifactError, match="384 dims but the encoder gives 16"):
+        index.search_text("sad", k=3)
 
 
 @pytest.mark.slow
@@ -281,9 +282,9 @@ def test_real_songs_mood_search(shared_data, encoder):
     )
     index = SemanticIndex.build(cat, encoder=encoder)
     by_id = tracks.set_index("track_id")
-    calm, _ = index.search("calm acoustic quiet songs", k=20)
+    calm, _ = index.search_text("calm acoustic quiet songs", k=20)
     assert by_id.loc[calm, "acousticness"].mean() > 2 * tracks["acousticness"].mean()
-    rap, _ = index.search("rap hip hop", k=20)
+    rap, _ = index.search_text("rap hip hop", k=20)
     assert sum("rap" in list(g) for g in by_id.loc[rap, "genres"]) >= 15
     counting = CountingEncoder(encoder)
     SemanticIndex.build(cat, previous=index, encoder=counting)

@@ -14,9 +14,10 @@ import pytest
 from tunescout import catalog
 from tunescout.domain.features import UNIT_FEATURES
 from tunescout.errors import ArtifactError, DataMissingError
-from tunescout.indexes import store
+from tunescout.indexes import store, writer
 from tunescout.indexes.content import ContentIndex
-from tunescout.indexes.store import BuildWriter, open_current
+from tunescout.indexes.store import open_current
+from tunescout.indexes.writer import BuildWriter
 
 CATALOG_HASH = "c" * 64
 # Every file a build made by _build holds; test_parametrised_files_are_every_file keeps this honest.
@@ -312,6 +313,26 @@ def test_only_the_last_builds_are_kept(index_dir: Path) -> None:
 def test_pruning_never_deletes_the_current_build(index_dir: Path) -> None:
     ids = [_build(index_dir, only=("extra",), value=float(i)).id for i in range(3)]
     (index_dir / store.CURRENT).write_text(ids[0] + "\n")  # e.g. rolled back by hand
-    assert store.prune(index_dir, keep=1) == [ids[1]]
+    assert writer.prune(index_dir, keep=1) == [ids[1]]
     assert store.list_builds(index_dir) == [ids[0], ids[2]]
     assert open_current(index_dir).id == ids[0]
+
+
+def test_components_are_found_by_model_name(built: store.Build) -> None:
+    """Builds made before the vocabulary was settled store the audio model as ``content``."""
+    assert built.models == {"audio": "content", "extra": "extra"}
+    assert (
+        built.component_dir("audio") == built.component_dir("content") == built.folder / "content"
+    )
+    ContentIndex.load(built.component_dir("audio"))
+
+
+def test_a_model_rebuilt_under_its_new_name_replaces_the_old_one(
+    index_dir: Path, built: store.Build
+) -> None:
+    with BuildWriter(index_dir, CATALOG_HASH, base=open_current(index_dir)) as build:
+        build.add_component("audio", _content().save(build.component_dir("audio")))
+    opened = open_current(index_dir)
+    assert set(opened.components) == {"audio", "extra"}  # "content" is not carried over too
+    assert opened.models == {"audio": "audio", "extra": "extra"}
+    assert not (opened.folder / "content").exists()

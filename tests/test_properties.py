@@ -17,6 +17,7 @@ from tunescout.errors import DataMissingError
 from tunescout.serving import ranking as rank
 from tunescout.serving.engine import Engine
 from tunescout.serving.filters import Filters, FilterTable
+from tunescout.vocabulary import SIGNALS
 
 pytestmark = pytest.mark.hardening
 
@@ -168,7 +169,7 @@ SCORES = st.lists(st.integers(-1000, 1000).map(float), min_size=1, max_size=50)
 @given(SCORES)
 def test_normalisation_keeps_order_inside_the_unit_range(scores: list[float]) -> None:
     values = np.array(scores)
-    out = rank.normalize(values)
+    out = rank.minmax(values)
     assert ((out >= 0) & (out <= 1)).all()
     order = np.argsort(values, kind="stable")
     assert (np.diff(out[order]) >= -1e-12).all()
@@ -239,7 +240,7 @@ def test_recommendations_are_sorted_unique_new_and_filtered(engine: Engine, k, d
     assert not set(found["artist_id"]) & (set(ratings) | exclude)
     if band:
         assert found["popularity"].between(*band).all()
-    for name in rank.MODELS:
+    for name in SIGNALS:
         assert found[f"score_{name}"].between(0, 1).all()
 
     tracks = engine.recommend_tracks(ratings, k=k, mood=mood, filters={"popularity": band})

@@ -1,4 +1,4 @@
-"""Fusion, weighting, MMR and reasons: pure functions on tiny literal inputs with known answers."""
+"""Fusion, weighting, MMR and reason sentences: pure functions on tiny inputs with known answers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tunescout.errors import InputError
+from tunescout.serving import explain
 from tunescout.serving import ranking as rank
 
 
@@ -24,14 +25,14 @@ def test_weights_adapt_to_how_much_was_rated() -> None:
     none = rank.adaptive_weights(0, has_mood=True)
     few = rank.adaptive_weights(2, has_mood=False)
     many = rank.adaptive_weights(10, has_mood=False)
-    assert none["als"] == none["content"] == 0 and none["semantic"] > 0
+    assert none["als"] == none["audio"] == 0 and none["semantic"] > 0
     assert rank.adaptive_weights(0, has_mood=False) == {
         "als": 0,
-        "content": 0,
+        "audio": 0,
         "semantic": 0,
         "popularity": 1,
     }
-    assert few["content"] == max(few.values())
+    assert few["audio"] == max(few.values())
     assert many["als"] == max(many.values())
     for w in (none, few, many):
         assert sum(w.values()) == pytest.approx(1.0)
@@ -40,7 +41,7 @@ def test_weights_adapt_to_how_much_was_rated() -> None:
 def test_weight_overrides_replace_and_renormalise() -> None:
     w = rank.adaptive_weights(10, False, {"als": 0.0, "popularity": 0.0})
     assert w["als"] == 0 and w["popularity"] == 0
-    assert w["content"] / w["semantic"] == pytest.approx(0.2 / 0.15)
+    assert w["audio"] / w["semantic"] == pytest.approx(0.2 / 0.15)
     with pytest.raises(InputError, match="unknown model weights"):
         rank.adaptive_weights(1, False, {"magic": 1.0})
     with pytest.raises(InputError, match="non-negative"):
@@ -50,19 +51,15 @@ def test_weight_overrides_replace_and_renormalise() -> None:
 
 
 def test_normalize_maps_to_unit_range_and_unknown_to_zero() -> None:
-    np.testing.assert_allclose(
-        rank.normalize(np.array([2.0, 4.0, np.nan, 3.0])), [0.0, 1.0, 0.0, 0.5]
-    )
-    np.testing.assert_allclose(rank.normalize(np.array([7.0, 7.0])), [1.0, 1.0])
+    np.testing.assert_allclose(rank.minmax(np.array([2.0, 4.0, np.nan, 3.0])), [0.0, 1.0, 0.0, 0.5])
+    np.testing.assert_allclose(rank.minmax(np.array([7.0, 7.0])), [1.0, 1.0])
 
 
 def test_weighted_fusion_and_rrf_on_a_known_table() -> None:
-    table = pd.DataFrame(
-        {"als": [3.0, 2.0, 1.0], "content": [0.0, 1.0, 0.5]}, index=["x", "y", "z"]
-    )
-    fused = rank.weighted_fusion(table, {"als": 0.5, "content": 0.5})
+    table = pd.DataFrame({"als": [3.0, 2.0, 1.0], "audio": [0.0, 1.0, 0.5]}, index=["x", "y", "z"])
+    fused = rank.weighted_fusion(table, {"als": 0.5, "audio": 0.5})
     assert fused.to_dict() == pytest.approx({"x": 0.5, "y": 0.75, "z": 0.25})
-    rrf = rank.rrf_fusion(table, {"als": 1.0, "content": 1.0}, k=60)
+    rrf = rank.rrf_fusion(table, {"als": 1.0, "audio": 1.0}, k=60)
     assert rrf["y"] == pytest.approx(1 / 62 + 1 / 61)
     assert rrf.idxmax() == "y"
 
@@ -77,8 +74,8 @@ def test_mmr_trades_relevance_for_variety() -> None:
 
 
 def test_reasons_read_like_sentences() -> None:
-    assert rank.reason(["Radiohead", "Portishead"], "rainy") == (
+    assert explain.sentence(["Radiohead", "Portishead"], "rainy") == (
         "because you liked Radiohead and Portishead; matches 'rainy'"
     )
-    assert rank.reason(["A", "B", "C"]) == "because you liked A, B and C"
-    assert rank.reason([], genres=["jazz"], popular=True) == "popular in jazz"
+    assert explain.sentence(["A", "B", "C"]) == "because you liked A, B and C"
+    assert explain.sentence([], genres=["jazz"], popular=True) == "popular in jazz"

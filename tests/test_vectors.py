@@ -78,8 +78,8 @@ def test_ivf_save_and_load_give_the_same_answers(clustered, tmp_path) -> None:
 def test_auto_uses_ivf_from_the_threshold(clustered) -> None:
     vectors, _ = clustered
     ids = [f"t{i}" for i in range(len(vectors))]
-    assert VectorIndex(ids, vectors, hnsw_threshold=4000).method == "ivf"
-    assert VectorIndex(ids, vectors, hnsw_threshold=4001).method == "exact"
+    assert VectorIndex(ids, vectors, approximate_from=4000).method == "ivf"
+    assert VectorIndex(ids, vectors, approximate_from=4001).method == "exact"
 
 
 def test_genre_hits_match_the_genre_filter() -> None:

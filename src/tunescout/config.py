@@ -9,6 +9,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 DEFAULT_DATA_DIR = Path("data")
+MODEL_CACHE = Path.home() / ".cache" / "tunescout"
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,34 @@ def load_settings(data_dir: str | Path | None = None, env_file: str | Path = ".e
         spotify_client_secret=os.environ.get("SPOTIFY_CLIENT_SECRET") or None,
         lastfm_api_key=os.environ.get("LASTFM_API_KEY") or None,
     )
+
+
+# ---- process settings: read where they are used, but only here -------------------------------
+
+
+def _int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def ivf_threads() -> int:
+    """Threads one approximate (IVF) search may use: ``TUNESCOUT_IVF_THREADS``, default up to 2."""
+    return max(1, _int("TUNESCOUT_IVF_THREADS", min(2, os.cpu_count() or 1)))
+
+
+def faiss_threads() -> int:
+    """FAISS's OpenMP threads for everything else: ``TUNESCOUT_FAISS_THREADS``, default 1."""
+    return max(1, _int("TUNESCOUT_FAISS_THREADS", 1))
+
+
+def model_cache() -> Path:
+    """Where exported model files are cached: ``TUNESCOUT_MODEL_CACHE``, default
+    ``~/.cache/tunescout``."""
+    return Path(os.environ.get("TUNESCOUT_MODEL_CACHE") or MODEL_CACHE)
+
+
+def query_backend() -> str:
+    """``TUNESCOUT_QUERY_BACKEND``: ``onnx`` (default) or ``torch`` for query encoding."""
+    return os.environ.get("TUNESCOUT_QUERY_BACKEND", "onnx").strip().lower()

@@ -151,3 +151,20 @@ def estimate_features(genres: list[str]) -> dict[str, float]:
     known = [g for g in genres if broad_genre(g)] or [_DEFAULT]
     mean = np.mean([prior(g)[0] for g in known], axis=0)
     return dict(zip(AUDIO_FEATURES, (float(v) for v in mean), strict=True))
+
+
+# Spellings people type for genres the catalog names otherwise.
+GENRE_ALIASES = {
+    "hip-hop": "hip hop",
+    "hiphop": "hip hop",
+    "rnb": "r&b",
+    "r and b": "r&b",
+    "r'n'b": "r&b",
+    "electronic": "edm",
+    "electronica": "edm",
+    "techno": "edm",
+    "house": "edm",
+    "latino": "latin",
+    "rock and roll": "rock",
+    "rock n roll": "rock",
+}

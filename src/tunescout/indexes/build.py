@@ -1,26 +1,33 @@
-"""Index build: content, ALS and semantic components from the current catalog into one verified build.
+"""Index build: every registered index from the current catalog into one verified build.
 
 Each component is optional on the command line (``--only``); the others are carried over from the
-current build when it was made from the same catalog. The semantic component always reuses the
-vectors of unchanged documents from the previous build, so a weekly re-collection re-encodes only
-what changed.
+current build when it was made from the same catalog. An index may reuse work from its previous
+version (the semantic index re-encodes only documents whose text changed).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from tunescout import catalog
-from tunescout.catalog import Catalog
 from tunescout.config import Settings
-from tunescout.errors import ArtifactError, DataMissingError, InputError
-from tunescout.indexes import store
+from tunescout.errors import ArtifactError, DataMissingError
+from tunescout.indexes import store, writer
+from tunescout.indexes.base import Index, registry
+from tunescout.vocabulary import model_name
 
 log = logging.getLogger(__name__)
-COMPONENTS = ("content", "als", "semantic")
 Progress = Callable[[str, float], None]
+# Indexes that learn from listening: a catalog without interactions builds without them.
+NEEDS_LISTENING = frozenset({"als"})
+
+
+def components() -> tuple[str, ...]:
+    """The model names a build can hold, in build order."""
+    return tuple(registry())
 
 
 def _current(settings: Settings) -> store.Build | None:
@@ -31,34 +38,15 @@ def _current(settings: Settings) -> store.Build | None:
         return None
 
 
-def _previous_semantic(current: store.Build | None):
-    from tunescout.indexes.semantic import SemanticIndex
-
-    if current is None or "semantic" not in current.components:
+def _previous(cls: type[Index], current: store.Build | None) -> Index | None:
+    """The current build's version of this index, for reuse (``None`` when absent or unusable)."""
+    if current is None or cls.model not in current.models:
         return None
     try:
-        return SemanticIndex.load(current.component_dir("semantic"))
+        return cls.load(current.component_dir(cls.model))
     except ArtifactError as exc:
-        log.warning("previous semantic index unusable, re-encoding everything: %s", exc)
+        log.warning("previous %s index unusable, building it from scratch: %s", cls.model, exc)
         return None
-
-
-def _build_component(
-    name: str, cat: Catalog, current: store.Build | None, progress: bool, encoder: object
-):
-    if name == "content":
-        from tunescout.indexes.content import ContentIndex
-
-        return ContentIndex.build(cat)
-    if name == "als":
-        from tunescout.indexes.collaborative import CollaborativeIndex
-
-        return CollaborativeIndex.build(cat, show_progress=progress)
-    from tunescout.indexes.semantic import SemanticIndex
-
-    return SemanticIndex.build(
-        cat, previous=_previous_semantic(current), encoder=encoder, progress=progress
-    )
 
 
 def build_indexes(
@@ -66,7 +54,7 @@ def build_indexes(
     only: Sequence[str] | None = None,
     progress: bool = True,
     on_step: Progress | None = None,
-    encoder: object | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> store.Build:
     """Build the requested components (all by default) and make the build current.
 
@@ -76,36 +64,42 @@ def build_indexes(
             was made from the same catalog, and rebuilt otherwise.
         progress: Show tqdm bars.
         on_step: Called as ``on_step(component, fraction_done)`` (the app's progress bar).
-        encoder: Document encoder for the semantic component; the packaged MiniLM by default.
+        options: Per model, keyword arguments for its ``build`` (e.g.
+            ``{"semantic": {"encoder": ...}}``).
 
     Returns:
         The new current build.
     """
-    unknown = sorted(set(only or ()) - set(COMPONENTS))
-    if unknown:
-        raise InputError(f"unknown index components {unknown}; choose from {list(COMPONENTS)}")
+    classes = registry()
+    wanted = [model_name(name, tuple(classes)) for name in only] if only else list(classes)
     cat = catalog.read_catalog(settings.catalog_dir)
     catalog_hash = catalog.read_manifest(settings.catalog_dir)["catalog_hash"]
     current = _current(settings)
     same_catalog = current is not None and current.catalog_hash == catalog_hash
-    wanted = list(only) if only else list(COMPONENTS)
     if not same_catalog:
-        missing = [c for c in COMPONENTS if c not in wanted]
+        missing = [c for c in classes if c not in wanted]
         if missing and only:
             log.info("the catalog changed since the last build: rebuilding %s too", missing)
-        wanted = list(COMPONENTS)
-    if cat.interactions.empty and "als" in wanted:
-        log.warning("no listening data: the build has no ALS component")
-        wanted.remove("als")
-    with store.BuildWriter(
+        wanted = list(classes)
+    if cat.interactions.empty:
+        for name in NEEDS_LISTENING.intersection(wanted):
+            log.warning("no listening data: the build has no %s component", name)
+            wanted.remove(name)
+    with writer.BuildWriter(
         settings.index_dir, catalog_hash, base=current if same_catalog else None
     ) as build:
         for step, name in enumerate(wanted):
             if on_step:
                 on_step(name, step / len(wanted))
             started = time.perf_counter()
-            index = _build_component(name, cat, current, progress, encoder)
-            info = index.save(build.component_dir(name))
+            cls = classes[name]
+            index = cls.build(
+                cat,
+                previous=_previous(cls, current),
+                progress=progress,
+                **(options or {}).get(name, {}),
+            )
+            info = dict(index.save(build.component_dir(name)))
             info["build_seconds"] = round(time.perf_counter() - started, 2)
             build.add_component(name, info)
             log.info("%s index built in %.1f s", name, info["build_seconds"])

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -22,13 +21,13 @@ from sklearn.preprocessing import FunctionTransformer, RobustScaler
 
 from tunescout.catalog import Catalog
 from tunescout.domain.features import AUDIO_FEATURES, UNIT_FEATURES
-from tunescout.errors import ArtifactError, CatalogError, InputError, UnknownIdError
-from tunescout.indexes.vectors import EF_SEARCH, HNSW_THRESHOLD, VectorIndex, normalize
+from tunescout.errors import ArtifactError, CatalogError, InputError
+from tunescout.indexes.base import ComponentInfo, Index, register
+from tunescout.indexes.vectors import APPROXIMATE_FROM, EF_SEARCH, VectorIndex, normalize
+from tunescout.vocabulary import KINDS, Kind
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["tracks", "artists"]
-KINDS: tuple[Kind, ...] = ("tracks", "artists")
 SCALED_FEATURES = ["tempo", "loudness"]
 INPUT_COLUMNS = [*UNIT_FEATURES, *SCALED_FEATURES, "key", "mode"]
 OUTPUT_COLUMNS = [*UNIT_FEATURES, *SCALED_FEATURES, "key_sin", "key_cos", "mode"]
@@ -177,7 +176,8 @@ def _apply(transform: Pipeline, frame: pd.DataFrame) -> np.ndarray:
     return transform.transform(_inputs(frame))
 
 
-class ContentIndex:
+@register
+class ContentIndex(Index):
     """Cosine similarity of audio features for tracks and artists, keyed by catalog ids.
 
     Track vectors are the transformed features of each track; an artist's vector is the mean of its
@@ -189,22 +189,26 @@ class ContentIndex:
         >>> ids, scores = index.similar(["track-1"], k=5)  # doctest: +SKIP
     """
 
-    name = "content"
+    model = "audio"
 
     def __init__(
-        self, transform: Pipeline, indexes: dict[Kind, VectorIndex], params: dict, rows: dict
+        self,
+        transform: Pipeline,
+        vectors: dict[Kind, VectorIndex],
+        params: dict,
+        rows: dict,
     ) -> None:
+        super().__init__(vectors, params, rows)
         self._transform = transform
-        self._indexes = indexes
-        self.params = params
-        self.rows = rows
 
     @classmethod
     def build(
         cls,
         catalog: Catalog,
+        previous: ContentIndex | None = None,
+        progress: bool = False,
         method: str = "auto",
-        hnsw_threshold: int = HNSW_THRESHOLD,
+        approximate_from: int = APPROXIMATE_FROM,
         ef_search: int = EF_SEARCH,
         weights: dict[str, float] | None = None,
     ) -> Self:
@@ -212,13 +216,12 @@ class ContentIndex:
 
         Args:
             catalog: The catalog; tracks always have features, artists may have aggregates.
-            method: ``"exact"``, ``"hnsw"`` or ``"auto"`` (HNSW from ``hnsw_threshold`` items up).
-            hnsw_threshold: Size at which ``auto`` switches to HNSW.
+            previous: Unused (fitting takes about a second).
+            progress: Unused.
+            method: ``"exact"``, ``"hnsw"``, ``"ivf"`` or ``"auto"``.
+            approximate_from: Size at which ``auto`` switches to the approximate index.
             ef_search: HNSW search breadth.
             weights: Overrides of :data:`DEFAULT_WEIGHTS` by feature name.
-
-        Returns:
-            The index.
 
         Raises:
             CatalogError: When neither tracks nor artists carry audio features.
@@ -242,8 +245,8 @@ class ContentIndex:
         extra = with_features[~with_features["artist_id"].isin(by_artist.index)]
         artist_ids = [*by_artist.index, *extra["artist_id"]]
         artist_vecs = np.vstack([by_artist.to_numpy(), _apply(transform, extra)])
-        options = {"method": method, "hnsw_threshold": hnsw_threshold, "ef_search": ef_search}
-        indexes: dict[Kind, VectorIndex] = {
+        options = {"method": method, "approximate_from": approximate_from, "ef_search": ef_search}
+        vectors: dict[Kind, VectorIndex] = {
             "tracks": VectorIndex(tracks["track_id"], track_vecs, **options),
             "artists": VectorIndex(artist_ids, artist_vecs, **options),
         }
@@ -251,7 +254,7 @@ class ContentIndex:
             "weights": weights,
             "learned": learned,
             "ef_search": ef_search,
-            "method": {kind: idx.method for kind, idx in indexes.items()},
+            "method": {kind: idx.method for kind, idx in vectors.items()},
         }
         rows = {
             "tracks": len(tracks),
@@ -260,30 +263,11 @@ class ContentIndex:
             "artists_from_features": len(extra),
         }
         log.info("content index built: %s", rows)
-        return cls(transform, indexes, params, rows)
+        return cls(transform, vectors, params, rows)
 
-    def index(self, kind: Kind = "tracks") -> VectorIndex:
-        """The vector index of one item kind."""
-        if kind not in self._indexes:
-            raise InputError(f"unknown item kind {kind!r}: use one of {list(KINDS)}")
-        return self._indexes[kind]
-
-    def ids(self, kind: Kind = "tracks") -> np.ndarray:
-        """The catalog ids this index holds, in its row order (the order a plain mask follows)."""
-        return self.index(kind).ids
-
-    @property
-    def track_vectors(self) -> pd.DataFrame:
-        """Every track's unit vector, one row per track id (columns :data:`OUTPUT_COLUMNS`)."""
-        return self._frame("tracks")
-
-    @property
-    def artist_vectors(self) -> pd.DataFrame:
-        """Every indexed artist's unit vector, one row per artist id."""
-        return self._frame("artists")
-
-    def _frame(self, kind: Kind) -> pd.DataFrame:
-        idx = self.index(kind)
+    def frame(self, kind: Kind = "tracks") -> pd.DataFrame:
+        """Every item's unit vector, one row per id (columns :data:`OUTPUT_COLUMNS`)."""
+        idx = self.vectors(kind)
         return pd.DataFrame(idx.vectors, index=pd.Index(idx.ids, name="id"), columns=OUTPUT_COLUMNS)
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
@@ -299,82 +283,14 @@ class ContentIndex:
         """
         return normalize(_apply(self._transform, features))
 
-    def vectors(self, ids: Sequence[str], kind: Kind = "tracks") -> np.ndarray:
-        """The unit vectors of ``ids`` (raises :class:`UnknownIdError` for ids not held)."""
-        return self.index(kind).vectors_of(ids)
-
-    def profile(
-        self, ids: Sequence[str], weights: Sequence[float] | None = None, kind: Kind = "tracks"
-    ) -> np.ndarray:
-        """Normalised weighted mean vector of ``ids``; ids this index does not hold are skipped.
-
-        Raises:
-            UnknownIdError: When none of ``ids`` is held.
-        """
-        ids = list(ids)
-        w = np.ones(len(ids)) if weights is None else np.asarray(weights, dtype=np.float64)
-        if len(w) != len(ids):
-            raise InputError(f"{len(w)} weights for {len(ids)} ids")
-        held = np.array([i in self.index(kind) for i in ids], dtype=bool)
-        if not held.any():
-            raise UnknownIdError(f"none of {ids[:5]} has audio features in the content index")
-        return self.index(kind).mean_vector(
-            [i for i, h in zip(ids, held, strict=True) if h], w[held]
-        )
-
-    def similar(
-        self,
-        ids: Sequence[str],
-        k: int,
-        mask: np.ndarray | pd.Series | None = None,
-        kind: Kind = "tracks",
-        weights: Sequence[float] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` items that sound most like ``ids`` (their weighted mean), excluding ``ids``.
-
-        Args:
-            ids: Seed catalog ids of ``kind``.
-            k: How many to return.
-            mask: Allowed items: a boolean Series keyed by catalog id, or an array following
-                :meth:`ids`; ``None`` allows all.
-            kind: ``"tracks"`` or ``"artists"``.
-            weights: Per-seed weights (negative pulls away).
-
-        Returns:
-            ``(ids, cosine scores)``, best first.
-        """
-        index = self.index(kind)
-        return index.similar(ids, k, weights=weights, mask=mask)
-
-    def search(
-        self,
-        vector: np.ndarray,
-        k: int,
-        mask: np.ndarray | pd.Series | None = None,
-        kind: Kind = "tracks",
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` items closest to a query vector (from :meth:`transform` or :meth:`profile`)."""
-        index = self.index(kind)
-        return index.search(vector, k, mask=mask)
-
-    def score(
-        self, profile_vector: np.ndarray, candidate_ids: Sequence[str], kind: Kind = "tracks"
-    ) -> np.ndarray:
-        """Cosine of ``profile_vector`` to each candidate; NaN for candidates not held."""
-        return self.index(kind).scores(profile_vector, candidate_ids)
-
-    def save(self, folder: Path) -> dict:
-        """Write ``transform.json`` and one FAISS index plus id array per kind into ``folder``.
-
-        Returns:
-            ``{"params": ..., "rows": ...}`` for the build manifest.
-        """
+    def save(self, folder: Path) -> ComponentInfo:
+        """Write ``transform.json`` and one FAISS index plus id array per kind into ``folder``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {"schema_version": SCHEMA_VERSION, "params": self.params, "rows": self.rows}
         (folder / TRANSFORM_FILE).write_text(json.dumps(state, indent=2))
-        for kind, idx in self._indexes.items():
-            idx.save(folder, kind)
+        for kind in KINDS:
+            self.vectors(kind).save(folder, kind)
         return {"params": self.params, "rows": self.rows}
 
     @classmethod
@@ -398,7 +314,7 @@ class ContentIndex:
         params = state["params"]
         transform = make_transform(params["learned"], params["weights"])
         ef = params["ef_search"]
-        indexes: dict[Kind, VectorIndex] = {
+        vectors: dict[Kind, VectorIndex] = {
             k: VectorIndex.load(folder, k, ef_search=ef) for k in KINDS
         }
-        return cls(transform, indexes, params, state["rows"])
+        return cls(transform, vectors, params, state["rows"])

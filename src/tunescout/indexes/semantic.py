@@ -18,59 +18,19 @@ import numpy as np
 import pandas as pd
 
 from tunescout.catalog import Catalog, as_list
-from tunescout.domain.features import AUDIO_FEATURES
+from tunescout.domain.moods import mood_words
 from tunescout.errors import ArtifactError, InputError
+from tunescout.indexes.base import ComponentInfo, Index, register
 from tunescout.indexes.encoding.encoder import Encoder, load_encoder
 from tunescout.indexes.vectors import VectorIndex
+from tunescout.vocabulary import KINDS, Kind
 
 log = logging.getLogger(__name__)
 
-KINDS = ("tracks", "artists")
 PARAMS_FILE = "semantic.json"
 TOP_TAGS = 5
 MAX_GENRES = 6
 _REBUILD = "run `python scripts/build.py` to rebuild the indexes"
-
-# Quadrants of the valence × energy plane, with a dead zone around the middle so that
-# middling tracks get no mood words instead of arbitrary ones.
-_HIGH, _LOW = 0.55, 0.45
-
-
-def _mood_rules(f: dict[str, np.ndarray]) -> list[tuple[np.ndarray, str]]:
-    """(row mask, words) pairs; NaN features compare false, so unknown features add no words."""
-    v, e = f["valence"], f["energy"]
-    with np.errstate(invalid="ignore"):
-        return [
-            ((v >= _HIGH) & (e >= _HIGH), "happy, euphoric, upbeat"),
-            ((v <= _LOW) & (e <= _LOW), "sad, melancholic, gloomy"),
-            ((v > _LOW) & (e <= _LOW), "calm, peaceful, relaxed"),
-            ((v <= _LOW) & (e >= _HIGH), "angry, intense, aggressive"),
-            (e >= 0.8, "energetic"),
-            (e <= 0.3, "soft, quiet"),
-            (f["acousticness"] >= 0.6, "acoustic"),
-            (f["instrumentalness"] >= 0.5, "instrumental"),
-            (f["speechiness"] >= 0.66, "spoken word"),
-            ((f["speechiness"] >= 0.33) & (f["speechiness"] < 0.66), "rap-heavy, spoken vocals"),
-            (f["liveness"] >= 0.8, "live recording"),
-            (f["danceability"] >= 0.7, "danceable"),
-            (f["tempo"] < 90, "slow tempo"),
-            (f["tempo"] >= 130, "fast tempo"),
-        ]
-
-
-def mood_words(frame: pd.DataFrame) -> pd.Series:
-    """Mood and style words (e.g. "sad, acoustic") per row of a table with :data:`AUDIO_FEATURES`.
-
-    Args:
-        frame: Tracks or artists; missing feature values add no words.
-
-    Returns:
-        Comma-separated words per row (empty string when nothing stands out), same index.
-    """
-    features = {c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in AUDIO_FEATURES}
-    rules = _mood_rules(features)
-    words = [", ".join(text for mask, text in rules if mask[row]) for row in range(len(frame))]
-    return pd.Series(words, index=frame.index, dtype=object)
 
 
 def era_words(year: float | None, verb: str = "released in") -> str:
@@ -166,7 +126,8 @@ def documents(catalog: Catalog, kind: str = "tracks") -> pd.Series:
     Example:
         >>> documents(catalog).loc["4u7EnebtmKWzUH433cf5Qv"]  # doctest: +SKIP
     """
-    _check_kind(kind)
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r}: use one of {list(KINDS)}")
     return _track_documents(catalog) if kind == "tracks" else _artist_documents(catalog)
 
 
@@ -175,11 +136,6 @@ def document_hashes(docs: pd.Series) -> np.ndarray:
     return np.array(
         [hashlib.blake2b(d.encode(), digest_size=16).hexdigest() for d in docs], dtype="<U32"
     )
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise InputError(f"unknown kind {kind!r}: use one of {list(KINDS)}")
 
 
 def _embed(
@@ -216,34 +172,32 @@ def _embed(
     return vectors, len(new_hashes), int((~todo).sum())
 
 
-class SemanticIndex:
+@register
+class SemanticIndex(Index):
     """MiniLM vectors of track and artist documents behind the shared index contract.
 
-    Every method takes and returns catalog ids; ``kind`` picks tracks or artists. A ``mask`` is a
-    boolean array over the rows of ``catalog.tracks`` (or ``catalog.artists``) in table order, as
-    made by ``FilterTable(frame, id_column).mask(filters)``; it is applied inside the search.
-
     Args:
-        indexes: One :class:`VectorIndex` per kind, rows in catalog table order.
+        vectors: One :class:`VectorIndex` per kind, rows in catalog table order.
         hashes: Document digests per kind, aligned with the index rows.
         params: Model name, dims, backend and build statistics.
         encoder: Encoder for queries; the packaged MiniLM is loaded on first use when ``None``.
 
     Example:
         >>> index = SemanticIndex.build(catalog)  # doctest: +SKIP
-        >>> ids, scores = index.search("sad slow piano ballad", k=10)  # doctest: +SKIP
+        >>> ids, scores = index.search_text("sad slow piano ballad", k=10)  # doctest: +SKIP
     """
+
+    model = "semantic"
 
     def __init__(
         self,
-        indexes: dict[str, VectorIndex],
-        hashes: dict[str, np.ndarray],
+        vectors: dict[Kind, VectorIndex],
+        hashes: dict[Kind, np.ndarray],
         params: dict,
         encoder: Encoder | None = None,
     ) -> None:
-        self.indexes = indexes
+        super().__init__(vectors, params, {kind: len(vectors[kind]) for kind in KINDS})
         self.hashes = hashes
-        self.params = params
         self._encoder = encoder
 
     @property
@@ -263,9 +217,9 @@ class SemanticIndex:
         cls,
         catalog: Catalog,
         previous: SemanticIndex | None = None,
+        progress: bool = False,
         encoder: Encoder | None = None,
         batch_size: int = 64,
-        progress: bool = False,
         method: str = "auto",
     ) -> Self:
         """Embed every track and artist document.
@@ -274,10 +228,10 @@ class SemanticIndex:
             catalog: The catalog.
             previous: An earlier index (e.g. from :meth:`load`); documents whose text is unchanged
                 reuse its vectors instead of being re-encoded.
+            progress: Show tqdm bars while encoding.
             encoder: The encoder; the packaged MiniLM by default.
             batch_size: Texts per forward pass.
-            progress: Show tqdm bars while encoding.
-            method: :class:`VectorIndex` method (``"auto"``, ``"exact"`` or ``"hnsw"``).
+            method: :class:`VectorIndex` method (``"auto"``, ``"exact"``, ``"ivf"`` or ``"hnsw"``).
 
         Returns:
             The index; ``params["stats"]`` says per kind how many documents were encoded and reused.
@@ -289,15 +243,15 @@ class SemanticIndex:
         ):
             log.info("semantic: previous index used another model or backend; re-encoding all")
             previous = None
-        indexes, hashes, stats = {}, {}, {}
+        vectors, hashes, stats = {}, {}, {}
         for kind in KINDS:
             docs = documents(catalog, kind)
             hashes[kind] = document_hashes(docs)
-            old = None if previous is None else (previous.indexes[kind], previous.hashes[kind])
-            vectors, encoded, reused = _embed(
+            old = None if previous is None else (previous.vectors(kind), previous.hashes[kind])
+            embedded, encoded, reused = _embed(
                 docs, hashes[kind], encoder, old, batch_size, progress
             )
-            indexes[kind] = VectorIndex(docs.index.to_numpy(dtype=str), vectors, method=method)
+            vectors[kind] = VectorIndex(docs.index.to_numpy(dtype=str), embedded, method=method)
             stats[kind] = {"documents": len(docs), "encoded": encoded, "reused": reused}
             log.info(
                 "semantic %s: %d documents, %d texts encoded, %d reused",
@@ -311,23 +265,10 @@ class SemanticIndex:
             "dim": encoder.dim,
             "backend": encoder.backend,
             "precision": encoder.document_precision,
-            "method": {kind: indexes[kind].method for kind in KINDS},
+            "method": {kind: vectors[kind].method for kind in KINDS},
             "stats": stats,
         }
-        return cls(indexes, hashes, params, encoder)
-
-    def index(self, kind: str = "tracks") -> VectorIndex:
-        """The :class:`VectorIndex` of ``kind`` (rows in catalog table order)."""
-        _check_kind(kind)
-        return self.indexes[kind]
-
-    def _mask(self, kind: str, mask: np.ndarray | None) -> np.ndarray | None:
-        if mask is not None and len(mask) != len(self.index(kind)):
-            raise InputError(
-                f"filter mask has {len(mask)} rows but the semantic {kind} index has "
-                f"{len(self.index(kind))}: build the mask from the catalog this index was built on"
-            )
-        return mask
+        return cls(vectors, hashes, params, encoder)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The unit-length vector of a free-text query, shape ``(dim,)``.
@@ -339,62 +280,37 @@ class SemanticIndex:
             raise InputError("the search text is empty: describe the music you want")
         return self.encoder.encode([text.strip()])[0]
 
-    def search(
-        self, query_text: str, k: int, mask: np.ndarray | None = None, kind: str = "tracks"
+    def search_text(
+        self, text: str, k: int, kind: Kind = "tracks", mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Items whose documents best match ``query_text``.
-
-        Args:
-            query_text: Free text, e.g. ``"sad slow piano ballad"``.
-            k: How many results.
-            mask: Rows allowed (filters), applied inside the search.
-            kind: ``"tracks"`` or ``"artists"``.
-
-        Returns:
-            ``(ids, cosine scores)`` best first; ``k`` of them whenever ``k`` rows pass ``mask``.
-        """
-        return self.index(kind).search(self.encode_query(query_text), k, self._mask(kind, mask))
-
-    def similar(
-        self, ids: Sequence[str], k: int, mask: np.ndarray | None = None, kind: str = "tracks"
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Items nearest to the mean vector of ``ids``, excluding ``ids`` themselves.
-
-        Raises:
-            UnknownIdError: When an id is not in the index.
-        """
-        return self.index(kind).similar(ids, k, mask=self._mask(kind, mask))
+        """Items whose documents best match free ``text`` (plain MiniLM retrieval)."""
+        return self.search_vector(self.encode_query(text), k, kind, mask)
 
     def score(
-        self, profile_vector: np.ndarray, candidate_ids: Sequence[str], kind: str = "tracks"
+        self, vector: np.ndarray, candidates: Sequence[str], kind: Kind = "tracks"
     ) -> np.ndarray:
-        """Cosine of ``profile_vector`` to each candidate; NaN for ids the index lacks.
+        """Cosine of ``vector`` to each candidate; NaN for ids the index lacks.
 
         Raises:
-            InputError: When ``profile_vector`` is not a vector of this index's dimension.
+            InputError: When ``vector`` is not a vector of this index's dimension.
         """
-        profile_vector = np.asarray(profile_vector, dtype=np.float32)
-        if profile_vector.size != self.params["dim"]:
+        vector = np.asarray(vector, dtype=np.float32)
+        if vector.size != self.params["dim"]:
             raise InputError(
-                f"profile vector has shape {profile_vector.shape}; the semantic index needs "
-                f"({self.params['dim']},), e.g. from encode_query or index().mean_vector"
+                f"profile vector has shape {vector.shape}; the semantic index needs "
+                f"({self.params['dim']},), e.g. from encode_query or profile"
             )
-        return self.index(kind).scores(profile_vector.reshape(-1), candidate_ids)
+        return super().score(vector.reshape(-1), candidates, kind)
 
-    def save(self, folder: Path) -> dict:
-        """Write FAISS indexes, id and hash arrays (``.npy``, no pickle) and ``semantic.json``.
-
-        Returns:
-            The params for the manifest: model, dims, backend, index methods, build stats, rows.
-        """
+    def save(self, folder: Path) -> ComponentInfo:
+        """Write FAISS indexes, id and hash arrays (``.npy``, no pickle) and ``semantic.json``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for kind in KINDS:
-            self.indexes[kind].save(folder, f"semantic_{kind}")
+            self.vectors(kind).save(folder, f"semantic_{kind}")
             np.save(folder / f"semantic_{kind}.hashes.npy", self.hashes[kind], allow_pickle=False)
-        params = {**self.params, "rows": {kind: len(self.indexes[kind]) for kind in KINDS}}
-        (folder / PARAMS_FILE).write_text(json.dumps(params, indent=2))
-        return params
+        (folder / PARAMS_FILE).write_text(json.dumps({**self.params, "rows": self.rows}, indent=2))
+        return {"params": self.params, "rows": self.rows}
 
     @classmethod
     def load(cls, folder: Path, encoder: Encoder | None = None) -> Self:
@@ -406,7 +322,8 @@ class SemanticIndex:
         folder = Path(folder)
         try:
             params = json.loads((folder / PARAMS_FILE).read_text())
-            indexes = {kind: VectorIndex.load(folder, f"semantic_{kind}") for kind in KINDS}
+            params.pop("rows", None)
+            vectors = {kind: VectorIndex.load(folder, f"semantic_{kind}") for kind in KINDS}
             # Memory-mapped: only an incremental rebuild reads them (122 MB for 1M tracks).
             hashes = {
                 kind: np.load(
@@ -419,6 +336,6 @@ class SemanticIndex:
                 f"semantic index in {folder} is unreadable ({exc}): {_REBUILD}"
             ) from exc
         for kind in KINDS:
-            if len(hashes[kind]) != len(indexes[kind]) or indexes[kind].dim != params["dim"]:
+            if len(hashes[kind]) != len(vectors[kind]) or vectors[kind].dim != params["dim"]:
                 raise ArtifactError(f"semantic {kind} files in {folder} disagree: {_REBUILD}")
-        return cls(indexes, hashes, params, encoder)
+        return cls(vectors, hashes, params, encoder)

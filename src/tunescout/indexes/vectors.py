@@ -9,7 +9,6 @@ scan of the allowed rows when they are few), so a filtered query returns ``k`` r
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,9 +16,11 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from tunescout import config
 from tunescout.errors import InputError, UnknownIdError
+from tunescout.indexes.topk import top_k
 
-HNSW_THRESHOLD = 200_000  # where "auto" leaves exact search for the approximate index (IVF)
+APPROXIMATE_FROM = 200_000  # where "auto" leaves exact search for the approximate index (IVF)
 # Recall@10 against exact search on the real MiniLM track vectors (scripts/benchmark.py):
 # efConstruction 80 / efSearch 128 gave 0.88; 200 / 256 gives 0.97 at about 1.5 ms a query.
 EF_CONSTRUCTION, EF_SEARCH = 200, 256
@@ -31,11 +32,11 @@ EF_CONSTRUCTION, EF_SEARCH = 200, 256
 #   4,000 lists: 0.976 probing 400 (10%), 3.9 ms (8-bit codes cap it: fp16 codes reach 0.99)
 # So about 4 sqrt(n) lists (at least 39 vectors each) and a tenth of them (at least 32) probed.
 LISTS_PER_SQRT, NPROBE_MIN, NPROBE_SHARE = 4, 32, 0.1
-IVF_THREADS = int(os.environ.get("TUNESCOUT_IVF_THREADS", min(2, os.cpu_count() or 1)))
+IVF_THREADS = config.ivf_threads()
 _IVF_TRAIN_PER_LIST = 64
 _EXACT_SCAN_LIMIT = 50_000
 # One query at a time is 30x faster single-threaded on 2 cores than with OpenMP's thread start-up.
-_THREADS = int(os.environ.get("TUNESCOUT_FAISS_THREADS", "1"))
+_THREADS = config.faiss_threads()
 faiss.omp_set_num_threads(_THREADS)
 
 
@@ -93,8 +94,8 @@ class VectorIndex:
         ids: Catalog ids, one per row of ``vectors``; unique.
         vectors: ``(n, d)`` array; normalised here.
         method: ``"exact"``, ``"hnsw"``, ``"ivf"`` (inverted lists over 8-bit codes) or
-            ``"auto"`` (IVF from ``hnsw_threshold`` rows up, exact below).
-        hnsw_threshold: Size at which ``auto`` switches to the approximate index.
+            ``"auto"`` (IVF from ``approximate_from`` rows up, exact below).
+        approximate_from: Size at which ``auto`` switches to the approximate index.
         hnsw_m: HNSW graph degree.
         ef_search: HNSW search breadth (recall against speed).
 
@@ -109,7 +110,7 @@ class VectorIndex:
         ids: Sequence[str],
         vectors: np.ndarray,
         method: str = "auto",
-        hnsw_threshold: int = HNSW_THRESHOLD,
+        approximate_from: int = APPROXIMATE_FROM,
         hnsw_m: int = 32,
         ef_search: int = EF_SEARCH,
         index: faiss.Index | None = None,
@@ -120,7 +121,7 @@ class VectorIndex:
                 raise InputError("VectorIndex ids must be unique")
             vectors = normalize(vectors)
             if method == "auto":
-                method = "ivf" if len(self.ids) >= hnsw_threshold else "exact"
+                method = "ivf" if len(self.ids) >= approximate_from else "exact"
             if method == "ivf":
                 index = _ivf(vectors)
             elif method == "hnsw":
@@ -284,8 +285,7 @@ class VectorIndex:
 
     def _scan(self, query: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores = self.vectors_at(rows) @ query
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top_k(scores, k)
         return rows[top], scores[top]
 
     def similar(

@@ -255,14 +255,14 @@ def als_overhead(catalog, iterations: int = 15, repeats: int = 4) -> dict:
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
-    from tunescout.indexes.collaborative import ALSParams, FactorModel
+    from tunescout.indexes.als import ALSParams, FactorModel
 
     params = ALSParams(iterations=iterations)
-    matrix = FactorModel.fit(catalog.interactions, "artist_id", params, show_progress=False).seen
+    matrix = FactorModel(params).fit(catalog.interactions).seen
 
     def ours() -> float:
         start = time.perf_counter()
-        FactorModel.fit(catalog.interactions, "artist_id", params, show_progress=False)
+        FactorModel(params).fit(catalog.interactions)
         return time.perf_counter() - start
 
     def bare() -> float:
@@ -380,7 +380,9 @@ def synthetic_data_dir(directory: Path, n_tracks: int, n_users: int, sample: int
         return directory
     raw.write_snapshot(settings.raw_dir, generate(n_tracks=n_tracks, n_users=n_users, seed=0))
     build_catalog(settings)
-    build_indexes(settings, progress=False, encoder=SampledEncoder(sample=sample))
+    build_indexes(
+        settings, progress=False, options={"semantic": {"encoder": SampledEncoder(sample=sample)}}
+    )
     return directory
 
 

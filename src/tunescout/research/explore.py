@@ -81,7 +81,7 @@ def spaces(engine: Engine) -> dict[str, Space]:
     """
     out: dict[str, Space] = {}
     if engine.als is not None:
-        model = engine.als.artists
+        model = engine.als.part("artists")
         out["ALS artist factors"] = Space(
             model.items.ids,
             np.asarray(model.model.item_factors, dtype=np.float32),
@@ -91,7 +91,7 @@ def spaces(engine: Engine) -> dict[str, Space]:
         )
     unit = "unit vectors, so cosine and L2 give the same neighbours"
     for kind in ("tracks", "artists"):
-        index = engine.semantic.index(kind)
+        index = engine.semantic.vectors(kind)
         out[f"MiniLM {kind[:-1]} vectors"] = Space(
             index.ids,
             index.vectors,
@@ -99,7 +99,7 @@ def spaces(engine: Engine) -> dict[str, Space]:
             f"sentence embeddings of each {kind[:-1]}'s text; {unit}",
         )
     for kind in ("tracks", "artists"):
-        index = engine.content.index(kind)
+        index = engine.audio.vectors(kind)
         out[f"Audio features ({kind})"] = Space(
             index.ids, index.vectors, kind, f"scaled, weighted audio features; {unit}"
         )
@@ -301,18 +301,6 @@ def top_categories(values: Sequence[str], n: int = 12) -> pd.Series:
     values = pd.Series(values, dtype=object)
     keep = values.value_counts().index[:n]
     return values.where(values.isin(keep), OTHER)
-
-
-def find(frame: pd.DataFrame, text: str, limit: int = 20) -> pd.DataFrame:
-    """Rows of an :func:`items` frame whose name (or artist) contains ``text``, case-insensitive."""
-    needle = text.strip().casefold()
-    if not needle:
-        return frame.iloc[:0]
-    hay = frame["name"].fillna("").str.casefold()
-    if "artist" in frame:
-        hay = hay + " " + frame["artist"].fillna("").str.casefold()
-    hits = frame[hay.str.contains(needle, regex=False)]
-    return hits.sort_values("popularity", ascending=False, na_position="last").head(limit)
 
 
 def titles(frame: pd.DataFrame) -> pd.Series:

@@ -354,4 +354,4 @@ def semantic_baseline(semantic: object, k: int = 20) -> Callable[[str], np.ndarr
         semantic: A :class:`~tunescout.indexes.semantic.SemanticIndex`.
         k: Results per query.
     """
-    return lambda text: semantic.search(text, k)[0]
+    return lambda text: semantic.search_text(text, k)[0]

@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from tunescout.indexes.collaborative import ALSParams, CollaborativeIndex, FactorModel
-from tunescout.research import baselines
+from tunescout.indexes import itemitem
+from tunescout.indexes.als import FactorModel
+from tunescout.indexes.base import Index
+from tunescout.indexes.collaborative import CollaborativeIndex
+from tunescout.research import baselines, protocol, splits
 from tunescout.research import metrics as ev
 from tunescout.serving.engine import Engine
 
@@ -25,48 +28,31 @@ SEEDS = (0, 1, 2)
 SURVEY_SIZES = (5, 10, 20)
 
 
-class ALSRecommender:
-    """tunescout's ALS (:class:`FactorModel`, tuned defaults) behind the baselines' interface."""
+class ProfileRecommender:
+    """Any index behind the baselines' ``fit / recommend`` interface: a user's profile is the
+    index's own profile of their play-weighted artists (``log1p`` of plays), ranked by
+    ``search_vector``. Used for the audio model, which has no interaction data of its own."""
 
-    def __init__(self, **params: object) -> None:
-        self.params = ALSParams(**params)
-        self.model: FactorModel | None = None
-
-    def fit(self, train: pd.DataFrame) -> ALSRecommender:
-        self.model = FactorModel.fit(train, "artist_id", self.params, show_progress=False)
-        return self
-
-    def recommend(self, user_ids: Sequence[str], k: int = 10) -> pd.DataFrame:
-        rows = []
-        for user in user_ids:
-            ids, scores = self.model.recommend_user(str(user), k)
-            rows.append(pd.DataFrame({"user_id": user, "artist_id": ids, "score": scores}))
-        return pd.concat(rows, ignore_index=True)
-
-
-class ContentRecommender:
-    """Content alone: a user's profile is the play-weighted mean of their artists' audio vectors."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.index = engine.content.index("artists")
+    def __init__(self, index: Index) -> None:
+        self.index = index
         self.train: pd.DataFrame | None = None
 
-    def fit(self, train: pd.DataFrame) -> ContentRecommender:
-        self.train = train[train["artist_id"].isin(self.index.ids)]
+    def fit(self, train: pd.DataFrame) -> ProfileRecommender:
+        self.train = train[train["artist_id"].isin(self.index.ids("artists"))]
         return self
 
     def recommend(self, user_ids: Sequence[str], k: int = 10) -> pd.DataFrame:
         rows = []
         by_user = self.train.groupby("user_id")
+        ids_of = self.index.ids("artists")
         for user in user_ids:
             if user not in by_user.groups:
                 continue
             mine = by_user.get_group(user)
-            query = self.index.mean_vector(mine["artist_id"], np.log1p(mine["weight"].to_numpy()))
-            mask = (
-                ~pd.Series(self.index.ids, index=self.index.ids).isin(mine["artist_id"]).to_numpy()
-            )
-            ids, scores = self.index.search(query, k, mask)
+            weights = dict(zip(mine["artist_id"], np.log1p(mine["weight"].to_numpy()), strict=True))
+            query = self.index.profile(weights, "artists")
+            mask = ~pd.Series(ids_of).isin(mine["artist_id"]).to_numpy()
+            ids, scores = self.index.search_vector(query, k, "artists", mask)
             rows.append(pd.DataFrame({"user_id": user, "artist_id": ids, "score": scores}))
         return pd.concat(rows, ignore_index=True)
 
@@ -76,12 +62,12 @@ def known_user_models(engine: Engine) -> dict[str, Callable[[], object]]:
     return {
         "random": lambda: baselines.RandomRecommender(seed=0),
         "popularity": baselines.PopularityRecommender,
-        "content": lambda: ContentRecommender(engine),
-        "item_knn": lambda: baselines.ItemKNN(neighbours=100),
-        "rp3beta": lambda: baselines.RP3beta(alpha=0.8, beta=0.4, neighbours=200),
-        "ease": lambda: baselines.EASE(l2=100.0),
-        "blended_ease": lambda: baselines.BlendedEASE(neighbours=None),
-        "als (tunescout)": ALSRecommender,
+        "audio": lambda: ProfileRecommender(engine.audio),
+        "item_knn": lambda: itemitem.ItemKNN(neighbours=100),
+        "rp3beta": lambda: itemitem.RP3beta(alpha=0.8, beta=0.4, neighbours=200),
+        "ease": lambda: itemitem.EASE(l2=100.0),
+        "blended_ease": lambda: itemitem.BlendedEASE(neighbours=None),
+        "als (tunescout)": FactorModel,
     }
 
 
@@ -94,7 +80,7 @@ def run_known_users(
     chosen = list(models or factories)
     out = {}
     for name in tqdm(chosen, desc="known users"):
-        result = ev.evaluate_seeds(factories[name], plays, seeds=seeds, k_values=(10, 20))
+        result = protocol.evaluate_seeds(factories[name], plays, seeds=seeds, k_values=(10, 20))
         out[name] = result["summary"]
         log.info("%s: ndcg@10 %.4f", name, result["summary"]["ndcg@10"]["mean"])
     return out
@@ -104,8 +90,8 @@ def _survey_engine(engine: Engine, train: pd.DataFrame) -> Engine:
     """The same engine with ALS retrained on ``train`` only, so held-out plays stay unseen."""
     cat = engine.catalog
     plays = cat.interactions.merge(train[["user_id", "artist_id"]], on=["user_id", "artist_id"])
-    als = CollaborativeIndex.build(replace(cat, interactions=plays), show_progress=False)
-    return Engine(cat, engine.content, als, engine.semantic, engine.build, engine.catalog_info)
+    als = CollaborativeIndex.build(replace(cat, interactions=plays))
+    return Engine(cat, {**engine.indexes, "als": als}, engine.build, engine.catalog_info)
 
 
 def run_cold_start(
@@ -124,7 +110,7 @@ def run_cold_start(
     results: dict[str, list[dict]] = {}
     for seed in seeds:
         for n in sizes:
-            train, survey, truth = ev.cold_start_split(plays, n_survey=n, seed=seed)
+            train, survey, truth = splits.cold_start_split(plays, n_survey=n, seed=seed)
             users = (
                 truth["user_id"]
                 .drop_duplicates()
@@ -149,7 +135,7 @@ def run_cold_start(
                         f"hit_rate@{k}": ev.hit_rate_at_k(truth, pred, k),
                     }
                 )
-    return {name: ev.aggregate(runs) for name, runs in results.items()}
+    return {name: protocol.aggregate(runs) for name, runs in results.items()}
 
 
 def run_mood(engine: Engine, k: int = 20) -> dict:
@@ -163,7 +149,7 @@ def run_mood(engine: Engine, k: int = 20) -> dict:
 
     tracks = engine.catalog.tracks
     product = evaluate_mood(lambda q: engine.search_mood(q, k)["track_id"], tracks, k=k)
-    plain = evaluate_mood(lambda q: engine.semantic.search(q, k)[0], tracks, k=k)
+    plain = evaluate_mood(lambda q: engine.semantic.search_text(q, k)[0], tracks, k=k)
     queries = product["per_query"].rename(columns={"text": "query"})
     queries["baseline"] = plain["per_query"]["score"].to_numpy()
     return {

@@ -99,6 +99,7 @@ class FilterTable:
 
     def __init__(self, frame: pd.DataFrame, id_column: str) -> None:
         self.ids = frame[id_column].to_numpy(dtype=str)
+        self._aligned: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self.numeric = {
             c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
             for c in [*AUDIO_FEATURES, "popularity", "release_year"]
@@ -116,6 +117,31 @@ class FilterTable:
     @functools.cached_property
     def _row(self) -> pd.Index:
         return pd.Index(self.ids)
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray | None:
+        """Table row of each of ``ids`` (-1 where absent), or ``None`` when ``ids`` are the table's
+        own ids in order. Cached per ids array: an index's ids never change."""
+        key = id(ids)
+        cached = self._aligned.get(key)
+        if cached is None or cached[0] is not ids:
+            same = len(ids) == len(self.ids) and (ids is self.ids or np.array_equal(ids, self.ids))
+            cached = (ids, None if same else self._row.get_indexer(ids))
+            self._aligned[key] = cached
+        return cached[1]
+
+    def align(self, mask: np.ndarray | None, ids: np.ndarray) -> np.ndarray | None:
+        """A mask over this table's rows re-expressed over ``ids`` (an index's row order); ids the
+        table lacks are off. This is the one mask convention at an index's boundary: a boolean
+        array aligned with ``index.ids(kind)``."""
+        if mask is None:
+            return None
+        rows = self.rows_of(ids)
+        if rows is None:
+            return mask
+        out = np.zeros(len(ids), dtype=bool)
+        found = rows >= 0
+        out[found] = mask[rows[found]]
+        return out
 
     def _between(self, column: str, bounds: tuple[float, float]) -> np.ndarray:
         values = self.numeric.get(column)

@@ -17,264 +17,22 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from tunescout.domain.features import AUDIO_FEATURES
+from tunescout.domain.genres import GENRE_ALIASES
+from tunescout.domain.moods import FEATURE_WORDS, MOODS
 from tunescout.errors import InputError
 from tunescout.indexes.encoding.encoder import Encoder
 from tunescout.indexes.semantic import SemanticIndex
+from tunescout.indexes.topk import largest
 from tunescout.serving.filters import FilterTable
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Mood:
-    """A named mood: feature targets (feature units) with weights, and phrases that evoke it."""
-
-    name: str
-    targets: dict[str, tuple[float, float]]
-    phrases: tuple[str, ...]
-
-
-# Targets are (value, weight); values are in feature units (tempo in BPM, loudness in dB) so they
-# mean the same on any catalog. The phrases are the lexicon; MiniLM extends it to paraphrases.
-MOODS: tuple[Mood, ...] = (
-    Mood(
-        "sad",
-        {"valence": (0.1, 1.0), "energy": (0.35, 0.7), "danceability": (0.45, 0.2)},
-        (
-            "sad",
-            "sadness",
-            "heartbreak",
-            "crying",
-            "tears",
-            "cry",
-            "melancholic",
-            "melancholy",
-            "sorrow",
-            "grief",
-            "depressed",
-            "blue",
-            "breakup",
-            "songs to cry to",
-            "tearjerker",
-        ),
-    ),
-    Mood(
-        "happy",
-        {"valence": (0.9, 1.0), "energy": (0.88, 0.5), "danceability": (0.75, 0.3)},
-        (
-            "happy",
-            "joyful",
-            "cheerful",
-            "feel-good",
-            "feel good",
-            "fun",
-            "positive",
-            "uplifting",
-            "good mood",
-            "sunny",
-            "upbeat",
-            "joy",
-            "smile",
-            "smiling",
-            "laugh",
-            "glad",
-            "delighted",
-            "blissful",
-            "cheery",
-            "elated",
-            "euphoric",
-        ),
-    ),
-    Mood(
-        "energetic",
-        {"energy": (0.95, 1.0), "loudness": (-3.5, 0.6), "tempo": (135.0, 0.3)},
-        (
-            "energetic",
-            "energy",
-            "pump me up",
-            "pumped",
-            "hype",
-            "power",
-            "workout",
-            "gym",
-            "training",
-            "lifting",
-            "motivation",
-            "intense",
-            "high energy",
-        ),
-    ),
-    Mood(
-        "angry",
-        {"valence": (0.15, 1.0), "energy": (0.93, 1.0), "loudness": (-3.5, 0.5)},
-        (
-            "angry",
-            "anger",
-            "aggressive",
-            "furious",
-            "fierce",
-            "heavy",
-            "mad",
-            "hate",
-            "violent",
-            "angry workout",
-        ),
-    ),
-    Mood(
-        "calm",
-        {"energy": (0.3, 1.0), "loudness": (-11.0, 0.6), "acousticness": (0.6, 0.5)},
-        (
-            "calm",
-            "relaxing",
-            "relax",
-            "chill",
-            "chilled",
-            "peaceful",
-            "soothing",
-            "gentle",
-            "soft",
-            "quiet",
-            "tranquil",
-            "serene",
-            "easy listening",
-            "laid back",
-            "unwind",
-        ),
-    ),
-    Mood(
-        "sleep",
-        {
-            "energy": (0.15, 1.0),
-            "loudness": (-16.0, 0.8),
-            "acousticness": (0.85, 0.7),
-            "tempo": (80.0, 0.3),
-        },
-        ("sleep", "sleeping", "fall asleep", "lullaby", "bedtime", "nap", "insomnia"),
-    ),
-    Mood(
-        "party",
-        {"danceability": (0.88, 1.0), "energy": (0.9, 0.8), "valence": (0.75, 0.4)},
-        (
-            "party",
-            "anthems",
-            "club",
-            "clubbing",
-            "celebration",
-            "dance floor",
-            "night out",
-            "party anthems",
-            "turn up",
-        ),
-    ),
-    Mood(
-        "dance",
-        {"danceability": (0.9, 1.0), "energy": (0.88, 0.5)},
-        ("dance", "dancing", "danceable", "groove", "dance all night", "move", "shake"),
-    ),
-    Mood(
-        "focus",
-        {"instrumentalness": (0.9, 1.0), "speechiness": (0.03, 0.8), "energy": (0.45, 0.3)},
-        (
-            "focus",
-            "study",
-            "studying",
-            "concentrate",
-            "coding",
-            "programming",
-            "work",
-            "reading",
-            "instrumental",
-            "no lyrics",
-            "background music",
-            "beats to study to",
-        ),
-    ),
-    Mood(
-        "acoustic",
-        {"acousticness": (0.9, 1.0), "energy": (0.35, 0.5), "loudness": (-10.0, 0.3)},
-        (
-            "acoustic",
-            "piano",
-            "folk",
-            "strings",
-            "ballad",
-            "ballads",
-            "singer-songwriter",
-            "stripped down",
-        ),
-    ),
-    Mood(
-        "slow",
-        {"tempo": (75.0, 1.0), "energy": (0.4, 0.4)},
-        ("slow", "slowly", "downtempo", "slow songs", "slow dance", "slow dancing"),
-    ),
-    Mood(
-        "fast",
-        {"tempo": (170.0, 1.0), "energy": (0.85, 0.6)},
-        ("fast", "running", "run", "sprint", "quick", "speed", "fast-paced", "jogging"),
-    ),
-    Mood(
-        "live",
-        {"liveness": (0.9, 1.0)},
-        ("live", "concert", "live recording", "live concert", "audience", "on stage"),
-    ),
-    Mood(
-        "spoken",
-        {"speechiness": (0.45, 1.0)},
-        ("spoken word", "rap verses", "rapping", "bars", "lyrics-heavy", "verses", "spitting"),
-    ),
-    Mood(
-        "loud",
-        {"loudness": (-2.5, 1.0), "energy": (0.9, 0.6)},
-        ("loud", "heavy music", "noisy", "blasting", "headbanging"),
-    ),
-    Mood(
-        "dark",
-        {"valence": (0.15, 1.0), "energy": (0.5, 0.2)},
-        ("dark", "sinister", "haunting", "brooding", "ominous"),
-    ),
-    Mood(
-        "morning",
-        {"energy": (0.35, 1.0), "acousticness": (0.75, 0.8), "valence": (0.6, 0.3)},
-        ("morning", "sunday morning", "coffee", "breakfast", "brunch", "wake up slowly"),
-    ),
-    Mood(
-        "rain",
-        {"valence": (0.2, 0.8), "energy": (0.3, 0.8), "acousticness": (0.6, 0.5)},
-        ("rain", "rainy", "rainy day", "grey day", "storm"),
-    ),
-    Mood(
-        "night drive",
-        {"energy": (0.4, 1.0), "valence": (0.35, 0.3)},
-        ("late night", "night drive", "late-night drive", "midnight", "after hours"),
-    ),
-    Mood(
-        "summer",
-        {"valence": (0.88, 1.0), "danceability": (0.82, 0.8), "energy": (0.75, 0.3)},
-        ("summer", "summer vibes", "beach", "vacation", "sunshine", "tropical vibes"),
-    ),
-)
 
 # Every lexicon phrase, the index in MOODS of its mood, and phrase -> first position.
 _PHRASES = tuple(p for mood in MOODS for p in mood.phrases)
 _OWNER = np.array([i for i, mood in enumerate(MOODS) for _ in mood.phrases])
 _LEXICON = {p: i for i, p in reversed(list(enumerate(_PHRASES)))}
 
-# Spellings people type for genres the catalog names otherwise.
-GENRE_ALIASES = {
-    "hip-hop": "hip hop",
-    "hiphop": "hip hop",
-    "rnb": "r&b",
-    "r and b": "r&b",
-    "r'n'b": "r&b",
-    "electronic": "edm",
-    "electronica": "edm",
-    "techno": "edm",
-    "house": "edm",
-    "latino": "latin",
-    "rock and roll": "rock",
-    "rock n roll": "rock",
-}
 _STOPWORD_TEXT = (
     "a an the some any of for to in on at by with and or me my i you we our us your it its is "
     "are be that this these those what when while before after from into up out get make "
@@ -290,22 +48,6 @@ _GRAM_CACHE = 20_000  # vectors of query phrases kept (384 floats each: about 30
 _GENRE_BONUS = 1.0
 # With a strong intent the feature fit carries this share of the score; semantic the rest.
 _FIT_SHARE = 0.75
-_DESCRIBE = {
-    ("valence", "low"): "sad",
-    ("valence", "high"): "happy",
-    ("energy", "low"): "calm",
-    ("energy", "high"): "energetic",
-    ("tempo", "low"): "slow",
-    ("tempo", "high"): "fast",
-    ("acousticness", "high"): "acoustic",
-    ("instrumentalness", "high"): "instrumental",
-    ("speechiness", "high"): "wordy",
-    ("speechiness", "low"): "few words",
-    ("danceability", "high"): "danceable",
-    ("liveness", "high"): "live",
-    ("loudness", "high"): "loud",
-    ("loudness", "low"): "quiet",
-}
 
 
 @dataclass
@@ -371,25 +113,6 @@ def _percentile_table(tracks: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.nd
     return pct, sorted_values
 
 
-def largest(values: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` largest ``values``, in no particular order.
-
-    Over a million values a full partition costs about 15 ms; a cut-off read from a strided
-    sample first keeps only a few thousand values to partition (exact: if fewer than ``k`` pass
-    the cut-off, the full partition runs instead).
-    """
-    n = len(values)
-    if k >= n:
-        return np.arange(n)
-    if n >= 100_000:
-        sample = np.sort(values[:: n // 20_000])[::-1]
-        cut = sample[min(len(sample) - 1, 3 * k * len(sample) // n + 20)]
-        rows = np.flatnonzero(values >= cut)
-        if len(rows) >= k:
-            return rows[np.argpartition(-values[rows], k - 1)[:k]]
-    return np.argpartition(-values, k - 1)[:k]
-
-
 class MoodSearch:
     """Free-text mood search over the catalog tracks.
 
@@ -419,7 +142,7 @@ class MoodSearch:
         ):
             raise InputError("the filter table's rows are not the tracks table's rows")
         self.ids = self._genres.ids
-        self._index = semantic.index("tracks")
+        self._index = semantic.vectors("tracks")
         # Index rows of each table row, so masks and scores line up whatever the index order.
         self._index_rows = self._index.rows(self.ids)
         self._table_rows = np.full(len(self._index), -1, dtype=np.int64)
@@ -634,7 +357,7 @@ class MoodSearch:
                 p = self._pct[c, row]
                 side = "high" if t >= 0.5 else "low"
                 on_side = p >= 0.6 if side == "high" else p <= 0.4
-                label = _DESCRIBE.get((AUDIO_FEATURES[c], side))
+                label = FEATURE_WORDS.get((AUDIO_FEATURES[c], side))
                 if w >= 0.5 and on_side and label and label not in words:
                     words.append(label)
             out.append(f"{', '.join(words)} — {quoted}" if words else quoted)

@@ -1,5 +1,5 @@
-"""Hybrid ranking as pure functions: stars to confidence, per-model normalisation, weighted and
-reciprocal-rank fusion, rating-adaptive weights, MMR diversity and human-readable reasons."""
+"""Hybrid ranking as pure functions: stars to confidence, the one table of fusion weights,
+per-signal normalisation, weighted and reciprocal-rank fusion, and MMR diversity."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from tunescout.errors import InputError
+from tunescout.vocabulary import SIGNALS
 
-MODELS = ("als", "content", "semantic", "popularity")
 # Stars → implicit confidence; 1–2 stars are dislikes that count against.
 STAR_CONFIDENCE = {1: -1.0, 2: -0.5, 3: 0.25, 4: 1.0, 5: 2.0}
 RRF_K = 60
@@ -34,26 +34,38 @@ def confidences(ratings: Mapping[str, int | float]) -> dict[str, float]:
     return out
 
 
-def adaptive_weights(
-    n_liked: int, has_mood: bool, overrides: Mapping[str, float] | None = None
-) -> dict[str, float]:
-    """Model weights for a profile with ``n_liked`` positive ratings.
+# Every fusion weight in one place. Survey rows adapt to how many artists were liked: with none,
+# mood and popularity decide; one or two lean on audio (it needs no co-listening); from three on,
+# co-listening leads. "artist" is a track's artist's fused score (track recommendations).
+WEIGHTS: dict[str, dict[str, float]] = {
+    "survey/none": {"als": 0.0, "audio": 0.0, "semantic": 0.0, "popularity": 1.0},
+    "survey/mood": {"als": 0.0, "audio": 0.0, "semantic": 0.6, "popularity": 0.4},
+    "survey/few": {"als": 0.2, "audio": 0.45, "semantic": 0.25, "popularity": 0.1},
+    "survey/many": {"als": 0.55, "audio": 0.2, "semantic": 0.15, "popularity": 0.1},
+    "tracks": {"artist": 0.5, "audio": 0.25, "semantic": 0.15, "popularity": 0.1},
+    "session": {"audio": 0.35, "semantic": 0.25, "als": 0.3, "popularity": 0.1},
+    "similar": {"audio": 0.4, "als": 0.3, "semantic": 0.3},
+}
 
-    With nothing rated, mood and popularity decide; one or two ratings lean on content (it needs
-    no co-listening); from three on, collaborative filtering leads. User ``overrides`` replace
-    single weights; the result sums to 1.
+
+def adaptive_weights(
+    n_liked: int,
+    has_mood: bool,
+    overrides: Mapping[str, float] | None = None,
+    known: Sequence[str] = SIGNALS,
+) -> dict[str, float]:
+    """The survey weights of :data:`WEIGHTS` for a profile with ``n_liked`` positive ratings.
+
+    User ``overrides`` (by signal name) replace single weights; the result sums to 1.
     """
     if n_liked == 0:
-        weights = {"als": 0.0, "content": 0.0, "semantic": 0.6, "popularity": 0.4}
-    elif n_liked <= 2:
-        weights = {"als": 0.2, "content": 0.45, "semantic": 0.25, "popularity": 0.1}
+        row = "survey/mood" if has_mood else "survey/none"
     else:
-        weights = {"als": 0.55, "content": 0.2, "semantic": 0.15, "popularity": 0.1}
-    if n_liked == 0 and not has_mood:
-        weights = {"als": 0.0, "content": 0.0, "semantic": 0.0, "popularity": 1.0}
-    unknown = sorted(set(overrides or {}) - set(MODELS))
+        row = "survey/few" if n_liked <= 2 else "survey/many"
+    weights = dict(WEIGHTS[row])
+    unknown = sorted(set(overrides or {}) - set(known))
     if unknown:
-        raise InputError(f"unknown model weights {unknown}; known: {list(MODELS)}")
+        raise InputError(f"unknown model weights {unknown}; known: {list(known)}")
     for name, value in (overrides or {}).items():
         if not np.isfinite(value) or value < 0:
             raise InputError(f"weight for {name} must be a non-negative number, got {value!r}")
@@ -64,7 +76,7 @@ def adaptive_weights(
     return {name: value / total for name, value in weights.items()}
 
 
-def normalize(scores: np.ndarray) -> np.ndarray:
+def minmax(scores: np.ndarray) -> np.ndarray:
     """Min–max scale finite scores to 0–1; NaN (model does not know the item) becomes 0."""
     scores = np.asarray(scores, dtype=np.float64)
     finite = np.isfinite(scores)
@@ -80,7 +92,7 @@ def weighted_fusion(table: pd.DataFrame, weights: Mapping[str, float]) -> pd.Ser
     total = pd.Series(0.0, index=table.index)
     for name, w in weights.items():
         if w and name in table:
-            total += w * normalize(table[name].to_numpy())
+            total += w * minmax(table[name].to_numpy())
     return total
 
 
@@ -109,7 +121,7 @@ def mmr(relevance: pd.Series, vectors: np.ndarray, k: int, diversity: float) -> 
     if not 0.0 <= diversity <= 1.0:
         raise InputError(f"diversity must be between 0 and 1, got {diversity}")
     ids = relevance.index.to_numpy()
-    rel = normalize(relevance.to_numpy())
+    rel = minmax(relevance.to_numpy())
     if diversity == 0.0 or len(ids) <= 1:
         return list(ids[np.argsort(-rel, kind="stable")][:k])
     sims = np.zeros(len(ids))
@@ -123,26 +135,3 @@ def mmr(relevance: pd.Series, vectors: np.ndarray, k: int, diversity: float) -> 
         available[pick] = False
         sims = np.maximum(sims, vectors @ vectors[pick])
     return list(ids[chosen])
-
-
-def reason(
-    liked_names: Sequence[str],
-    mood: str | None = None,
-    genres: Sequence[str] = (),
-    popular: bool = False,
-) -> str:
-    """A sentence like "because you liked Radiohead and Portishead; matches 'rainy'"."""
-    parts = []
-    if liked_names:
-        names = list(liked_names)
-        joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        parts.append(f"because you liked {joined}")
-    if mood:
-        parts.append(f"matches '{mood}'")
-    if genres and not parts:
-        parts.append(
-            "popular in " + ", ".join(genres[:2]) if popular else "in " + ", ".join(genres[:2])
-        )
-    elif popular and not parts:
-        parts.append("popular with listeners")
-    return "; ".join(parts) or "close to your taste"

@@ -21,6 +21,7 @@ from tunescout import catalog
 from tunescout.catalog.snapshots import RawBundle
 from tunescout.domain import genres as priors
 from tunescout.domain.features import AUDIO_FEATURES, UNIT_FEATURES
+from tunescout.domain.moods import DESCRIPTORS, margins
 from tunescout.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -406,36 +407,21 @@ def _offsets(rows: np.ndarray, n: int) -> pa.Array:
     return pa.array(np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]), pa.int32())
 
 
-# Mood tags: (tags, feature thresholds that must all hold). Weights grow with the margin.
-_MOODS: list[tuple[tuple[str, ...], dict[str, tuple[float, float]]]] = [
-    (("sad", "melancholic"), {"valence": (-1, 0.32), "energy": (-1, 0.55)}),
-    (("happy", "feel good"), {"valence": (1, 0.6), "energy": (1, 0.6)}),
-    (("energetic",), {"energy": (1, 0.78)}),
-    (("chill", "mellow"), {"energy": (-1, 0.45), "acousticness": (1, 0.45)}),
-    (("acoustic",), {"acousticness": (1, 0.65)}),
-    (("aggressive", "dark"), {"energy": (1, 0.75), "valence": (-1, 0.38)}),
-    (("instrumental",), {"instrumentalness": (1, 0.5)}),
-    (("atmospheric",), {"instrumentalness": (1, 0.5), "energy": (-1, 0.4)}),
-    (("danceable", "party"), {"danceability": (1, 0.7), "energy": (1, 0.6)}),
-    (("upbeat",), {"valence": (1, 0.65), "danceability": (1, 0.6)}),
-    (("live",), {"liveness": (1, 0.35)}),
-]
-_MOOD_WORDS = tuple(tag for tags, _ in _MOODS for tag in tags)
+_MOOD_WORDS = tuple(word for rule in DESCRIPTORS for word in rule.words)
 _SEEN_LIVE = "seen live"
 
 
 def _mood_pieces(rng: np.random.Generator, features: np.ndarray) -> list[tuple]:
-    """Tag pieces whose weight (30–100) grows with how clearly the features meet each rule."""
+    """Mood-tag pieces (the words of :data:`~tunescout.domain.moods.DESCRIPTORS`) whose weight
+    (30–100) grows with how clearly the features meet each rule."""
     code = _genres().code
     rows = np.arange(len(features))
     pieces = []
-    for tags, rule in _MOODS:
-        margin = np.full(len(features), np.inf)
-        for name, (sign, threshold) in rule.items():
-            feature = features[:, AUDIO_FEATURES.index(name)]
-            margin = np.minimum(margin, sign * (feature - threshold))
+    columns = {name: features[:, j] for j, name in enumerate(AUDIO_FEATURES)}
+    for rule in DESCRIPTORS:
+        margin = margins(rule, columns)
         weight = np.round(30 + 70 * np.clip(margin / 0.25, 0, 1))
-        for rank, tag in enumerate(tags):
+        for rank, tag in enumerate(rule.words):
             # Listeners do not apply every fitting tag; secondary words are rarer and weaker.
             chosen = (margin > 0) & (rng.random(len(features)) < 0.9 - 0.3 * rank)
             pieces.append((rows[chosen], -(weight[chosen] - 10 * rank), code[tag]))

@@ -23,6 +23,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import numpy as np  # noqa: E402
 
+from tunescout import config  # noqa: E402
 from tunescout.errors import ArtifactError  # noqa: E402
 from tunescout.indexes.encoding.onnx import (  # noqa: E402
     OPSET,
@@ -192,7 +193,7 @@ class Encoder:
         return self._onnx or None
 
     def _load_onnx(self) -> OnnxEncoder | None:
-        if os.environ.get("TUNESCOUT_QUERY_BACKEND", "onnx").strip().lower() == "torch":
+        if config.query_backend() == "torch":
             return None
         weights = sorted(self.path.glob("*.safetensors")) or sorted(self.path.glob("*.bin"))
         key = "|".join(

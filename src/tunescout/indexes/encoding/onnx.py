@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tunescout import config
 from tunescout.errors import ArtifactError
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,8 @@ OPSET = 17
 
 
 def cache_dir() -> Path:
-    """Where exported graphs live: ``$TUNESCOUT_MODEL_CACHE`` or ``~/.cache/tunescout``."""
-    default = Path.home() / ".cache" / "tunescout"
-    return Path(os.environ.get("TUNESCOUT_MODEL_CACHE", default))
+    """Where exported graphs live (:func:`tunescout.config.model_cache`)."""
+    return config.model_cache()
 
 
 def export(transformer, path: Path) -> Path:

@@ -1,0 +1,129 @@
+"""Catalog lookups for serving: rows of tracks and artists by id, and the one name search.
+
+Every page and the engine find items by name through :func:`find`, which folds case, accents and
+punctuation the way artist identities are matched.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from tunescout.catalog import Catalog
+from tunescout.catalog.identity import normalize_name
+from tunescout.domain.features import AUDIO_FEATURES
+from tunescout.errors import UnknownIdError
+from tunescout.vocabulary import Kind
+
+TRACK_COLUMNS = [
+    "track_id",
+    "name",
+    "artist_id",
+    "artist_name",
+    "album",
+    "release_year",
+    "popularity",
+    "genres",
+    *AUDIO_FEATURES,
+]
+ARTIST_COLUMNS = ["artist_id", "name", "genres", "popularity", "listeners", "track_count"]
+
+
+class Lookup:
+    """The catalog's tracks and artists indexed by id.
+
+    Args:
+        catalog: The loaded catalog.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.tracks = catalog.tracks.set_index("track_id", drop=False)
+        self.artists = catalog.artists.set_index("artist_id", drop=False)
+
+    def table(self, kind: Kind) -> pd.DataFrame:
+        """The tracks or artists table, indexed by id."""
+        return self.tracks if kind == "tracks" else self.artists
+
+    def rows(self, ids: Sequence[str], kind: Kind) -> pd.DataFrame:
+        """The catalog details of ``ids`` in order (raises :class:`UnknownIdError`)."""
+        columns = TRACK_COLUMNS if kind == "tracks" else ARTIST_COLUMNS
+        frame = self.table(kind)
+        rows = frame.index.get_indexer([str(i) for i in ids])
+        if (rows < 0).any():
+            raise UnknownIdError(f"unknown ids: {np.asarray(ids)[rows < 0][:5].tolist()}")
+        return frame.iloc[rows, frame.columns.get_indexer(columns)].reset_index(drop=True)
+
+    def known(self, ids: Sequence[str], kind: Kind) -> list[str]:
+        """``ids`` as strings, after checking that the catalog holds every one."""
+        ids = [str(i) for i in ids]
+        index = self.table(kind).index
+        unknown = [i for i in ids if i not in index]
+        if unknown:
+            raise UnknownIdError(f"unknown ids: {unknown[:5]}")
+        return ids
+
+    def artist_of(self, track_ids: Sequence[str]) -> np.ndarray:
+        """The artist id of each track."""
+        return self.tracks["artist_id"].reindex(list(track_ids)).to_numpy()
+
+    def popularity(self, ids: Sequence[str], kind: Kind) -> np.ndarray:
+        """Catalog popularity (0–100, NaN where unknown) of each id."""
+        return self.table(kind)["popularity"].reindex(list(ids)).to_numpy(dtype=float)
+
+    def tracks_by(self, artist_ids: Sequence[str]) -> list[str]:
+        """Every track of the given artists, in catalog order."""
+        return self.tracks.index[self.tracks["artist_id"].isin(list(artist_ids))].tolist()
+
+    def most_popular(self, kind: Kind, n: int, mask: np.ndarray | None = None) -> list[str]:
+        """The ``n`` most popular ids of ``kind`` among rows where ``mask`` (table order) holds."""
+        frame = self.table(kind)
+        if mask is not None:
+            frame = frame[mask]
+        return frame.nlargest(n, "popularity").index.tolist()
+
+    def name(self, artist_id: str) -> str:
+        """An artist's name."""
+        return str(self.artists.at[artist_id, "name"])
+
+    @functools.cached_property
+    def _keys(self) -> dict[Kind, pd.Series]:
+        return {"tracks": search_keys(self.tracks), "artists": search_keys(self.artists)}
+
+    def find(self, text: str, k: int, kind: Kind) -> pd.DataFrame:
+        """Tracks (by title or artist) or artists (by name) matching ``text``, most popular first."""
+        columns = TRACK_COLUMNS if kind == "tracks" else ARTIST_COLUMNS
+        hits = find(self.table(kind), text, k, keys=self._keys[kind])
+        return hits[columns].reset_index(drop=True)
+
+
+def search_keys(frame: pd.DataFrame) -> pd.Series:
+    """What :func:`find` matches against: the folded name, and the artist's name where present."""
+    keys = frame["name"].fillna("").astype(str).map(normalize_name)
+    if "artist_name" in frame:
+        keys = keys + " | " + frame["artist_name"].fillna("").astype(str).map(normalize_name)
+    elif "artist" in frame:
+        keys = keys + " | " + frame["artist"].fillna("").astype(str).map(normalize_name)
+    return keys
+
+
+def find(
+    frame: pd.DataFrame, text: str, limit: int = 20, keys: pd.Series | None = None
+) -> pd.DataFrame:
+    """Rows whose name (or artist name) contains ``text`` ignoring case, accents and punctuation,
+    most popular first.
+
+    Args:
+        frame: A table with ``name`` (and ``artist_name`` or ``artist``) and ``popularity``.
+        text: What the user typed.
+        limit: How many rows at most.
+        keys: :func:`search_keys` of ``frame`` when the caller keeps them.
+    """
+    needle = normalize_name(text.strip()) if text.strip() else ""
+    if not needle:
+        return frame.iloc[:0]
+    keys = search_keys(frame) if keys is None else keys
+    hits = frame[keys.str.contains(needle, regex=False).to_numpy()]
+    return hits.sort_values("popularity", ascending=False, na_position="last").head(limit)

@@ -1,0 +1,117 @@
+"""What a page session shares: the settings, the cached engine and ratings store of this process, and
+the active profile (sidebar field and ``?profile=`` in the URL) with its saved ratings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from tunescout.config import Settings, load_settings
+from tunescout.errors import TunescoutError
+from tunescout.serving.ratings import RatingsStore, validate_profile
+from tunescout.ui.routing import HOME
+from tunescout.ui.text import escape, show_error
+
+if TYPE_CHECKING:
+    from tunescout.serving.engine import Engine
+
+DEFAULT_PROFILE = "guest"
+
+
+def settings() -> Settings:
+    """Settings for this process (``TUNESCOUT_DATA_DIR``, default ``data/``)."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(data_dir: str) -> Engine:
+    # torch and friends load here, after the first paint
+    from tunescout.serving.engine import Engine
+
+    engine = Engine.load(data_dir)
+    engine.search_mood("warm up", 1)  # loads the sentence encoder now, not on the first query
+    return engine
+
+
+def engine() -> Engine:
+    """The shared, never-mutated :class:`~tunescout.serving.engine.Engine` (raises when data is missing)."""
+    return _engine(str(settings().data_dir))
+
+
+def forget_engine() -> None:
+    """Drop the cached engine so the next page load reads a freshly built data directory."""
+    _engine.clear()
+
+
+def require_engine() -> Engine:
+    """The engine, or an error with a link to the setup on Home, and the page stops."""
+    try:
+        with st.spinner("Loading the catalog and indexes…"):
+            return engine()
+    except TunescoutError as exc:
+        show_error(exc)
+        st.page_link(HOME, label="Set up the data on the Home page", icon="🏠")
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> RatingsStore:
+    return RatingsStore(Path(path))
+
+
+def store() -> RatingsStore:
+    """The ratings database of this data directory."""
+    return _store(str(settings().ratings_db))
+
+
+def profile_picker() -> str:
+    """Sidebar field for the profile name, kept in the URL (``?profile=``) so it survives reloads.
+
+    The active name lives in session state apart from the widget, so switching pages never loses it.
+    """
+    state = st.session_state
+    state.setdefault("profile_box", profile())
+    st.sidebar.text_input(
+        "Profile",
+        key="profile_box",
+        on_change=_apply_profile,
+        max_chars=64,
+        help="Your ratings are saved under this name; bookmark the URL to come back.",
+    )
+    if state.get("profile_error"):
+        st.sidebar.error(state["profile_error"])
+    st.query_params["profile"] = state["active_profile"]
+    return state["active_profile"]
+
+
+def _checked(name: object, fallback: str) -> str:
+    try:
+        checked = validate_profile(str(name).strip())
+    except TunescoutError as exc:
+        st.session_state["profile_error"] = f"{exc}; using “{escape(fallback)}”"
+        return fallback
+    st.session_state.pop("profile_error", None)
+    return checked
+
+
+def _apply_profile() -> None:
+    state = st.session_state
+    state["active_profile"] = _checked(state["profile_box"], state["active_profile"])
+
+
+def profile() -> str:
+    """The active profile name: chosen in the sidebar, else from the URL, else ``guest``."""
+    state = st.session_state
+    if "active_profile" not in state:
+        state["active_profile"] = _checked(
+            st.query_params.get("profile", DEFAULT_PROFILE), DEFAULT_PROFILE
+        )
+    return state["active_profile"]
+
+
+def ratings() -> dict[str, int]:
+    """The active profile's saved ratings of artists in the loaded catalog (older builds may differ)."""
+    known = engine().artists.index
+    return {a: s for a, s in store().ratings(profile()).items() if a in known}
