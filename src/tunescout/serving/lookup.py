@@ -15,6 +15,7 @@ import pandas as pd
 from tunescout.catalog import Catalog
 from tunescout.catalog.identity import normalize_name
 from tunescout.domain.features import AUDIO_FEATURES
+from tunescout.domain.songs import first_per_song, song_keys
 from tunescout.errors import UnknownIdError
 from tunescout.vocabulary import Kind
 
@@ -65,6 +66,25 @@ class Lookup:
             raise UnknownIdError(f"unknown ids: {unknown[:5]}")
         return ids
 
+    @functools.cached_property
+    def _songs(self) -> pd.Series:
+        keys = song_keys(self.tracks["artist_name"], self.tracks["name"])
+        return pd.Series(keys, index=self.tracks.index)
+
+    def song_of(self, track_ids: Sequence[str]) -> np.ndarray:
+        """One key per song for each track: same artist and title up to version suffixes
+        (:func:`~tunescout.domain.songs.song_key`), so lists show one recording per song."""
+        return self._songs.reindex(list(track_ids)).to_numpy()
+
+    @functools.cached_property
+    def _recordings(self) -> pd.Series:
+        return pd.Series(self._songs.index.to_numpy(), index=self._songs.to_numpy())
+
+    def same_song(self, *track_ids: str) -> set[str]:
+        """Every recording of the songs of ``track_ids`` (the tracks themselves included)."""
+        found = self._recordings.loc[self._songs.reindex(list(track_ids)).dropna().unique()]
+        return set(found.to_numpy().ravel()) | set(track_ids)
+
     def artist_of(self, track_ids: Sequence[str]) -> np.ndarray:
         """The artist id of each track."""
         return self.tracks["artist_id"].reindex(list(track_ids)).to_numpy()
@@ -95,8 +115,13 @@ class Lookup:
     def find(self, text: str, k: int, kind: Kind) -> pd.DataFrame:
         """Tracks (by title or artist) or artists (by name) matching ``text``, most popular first."""
         columns = TRACK_COLUMNS if kind == "tracks" else ARTIST_COLUMNS
-        hits = find(self.table(kind), text, k, keys=self._keys[kind])
-        return hits[columns].reset_index(drop=True)
+        if kind == "artists":
+            return find(self.artists, text, k, keys=self._keys[kind])[columns].reset_index(
+                drop=True
+            )
+        hits = find(self.tracks, text, k * 4, keys=self._keys[kind])  # best known recording first
+        hits = hits[first_per_song(self.song_of(hits.index))]
+        return hits[columns].head(k).reset_index(drop=True)
 
 
 def search_keys(frame: pd.DataFrame) -> pd.Series:

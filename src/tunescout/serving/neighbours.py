@@ -24,7 +24,11 @@ def similar(ctx: Context, kind: Kind, item: str, k: int, model: str) -> pd.DataF
     model = model_name(model, (*ctx.indexes, HYBRID))
     item = ctx.lookup.known([item], kind)[0]
     names = list(ctx.indexes) if model == HYBRID else [model]
+    # Every recording of the item's song is left out, and repeated songs keep one recording.
+    same = ctx.lookup.same_song(item) if kind == "tracks" else {item}
     depth = k * HYBRID_DEPTH if model == HYBRID else k
+    if kind == "tracks":
+        depth = depth * 2 + len(same)
     found = {name: neighbours(ctx, kind, item, depth, name) for name in names}
     if model != HYBRID and found[model].empty:
         holder = item if kind == "artists" else ctx.lookup.tracks.at[item, "artist_id"]
@@ -34,9 +38,10 @@ def similar(ctx: Context, kind: Kind, item: str, k: int, model: str) -> pd.DataF
         )
     weights = ranking.WEIGHTS["similar"] if model == HYBRID else {model: 1.0}
     one_each = kind == "tracks" and model == HYBRID
-    how = Pick(k, artist_of=ctx.lookup.artist_of if one_each else None)
+    songs = ctx.lookup.song_of if kind == "tracks" else None
+    how = Pick(k, artist_of=ctx.lookup.artist_of if one_each else None, song_of=songs)
     signals = [Signal.of(name, scores) for name, scores in found.items()]
-    result = rank(signals, weights, how, pool=depth, exclude={item})
+    result = rank(signals, weights, how, pool=depth, exclude=same)
     out = ctx.lookup.rows(result.ids, kind)
     scores = result.fused if model == HYBRID else result.table[model]
     out["score"] = scores[result.ids].to_numpy(dtype=float) if result.ids else []

@@ -54,12 +54,14 @@ class Pick:
         diversity: MMR trade-off (0 keeps the fused order).
         vectors: Ids → unit vectors, for MMR (required when ``diversity > 0``).
         artist_of: Ids → artist ids; when given, at most one item per artist.
+        song_of: Ids → song keys; when given, one recording per song (the best scored).
     """
 
     k: int
     diversity: float = 0.0
     vectors: Callable[[Sequence[str]], np.ndarray] | None = None
     artist_of: Callable[[Sequence[str]], np.ndarray] | None = None
+    song_of: Callable[[Sequence[str]], np.ndarray] | None = None
 
 
 @dataclass
@@ -113,6 +115,9 @@ def fuse(table: pd.DataFrame, weights: dict[str, float], method: Fusion = "weigh
 
 def pick(fused: pd.Series, how: Pick) -> list[str]:
     """The final list, best first."""
+    if how.song_of is not None and len(fused):
+        ordered = fused.sort_values(ascending=False, kind="stable")
+        fused = ordered[~pd.Series(how.song_of(list(ordered.index))).duplicated().to_numpy()]
     if how.diversity > 0 and how.vectors is not None:
         top = fused.nlargest(min(len(fused), how.k * SHORTLIST))
         chosen = ranking.mmr(top, how.vectors(list(top.index)), how.k, how.diversity)

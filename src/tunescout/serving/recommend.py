@@ -105,7 +105,7 @@ def tracks(
     def keep(ids: list[str]) -> np.ndarray:
         return ~pd.Series(ctx.lookup.artist_of(ids)).isin(rated).to_numpy() & passes(ids)
 
-    how = Pick(k, artist_of=ctx.lookup.artist_of)
+    how = Pick(k, artist_of=ctx.lookup.artist_of, song_of=ctx.lookup.song_of)
     result = rank(signals, ranking.WEIGHTS["tracks"], how, keep=keep)
     if not result.ids:
         return pd.DataFrame(columns=[*TRACK_COLUMNS, "score", "reason"])
@@ -139,7 +139,7 @@ def session(
         signals,
         ranking.WEIGHTS["session"],
         how,
-        exclude=set(played),
+        exclude=ctx.lookup.same_song(*played),
         keep=ctx.passes("tracks", mask),
     )
     out = ctx.lookup.rows(result.ids, "tracks")
