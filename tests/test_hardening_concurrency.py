@@ -177,7 +177,7 @@ def test_a_lock_held_past_the_timeout_is_a_clear_error_and_changes_nothing(tmp_p
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "ratings.sqlite"
     path.write_bytes(b"this is not SQLite " * 100)
-    with pytest.raises(StorageError, match=r"ratings database .*ratings.sqlite cannot be used"):
+    with pytest.raises(StorageError, match=r"ratings database \(ratings.sqlite\) cannot be used"):
         RatingsStore(path)
     assert path.read_bytes() == b"this is not SQLite " * 100
 

@@ -115,7 +115,7 @@ def test_rate_rejects_bad_stars(store: RatingsStore, stars: object) -> None:
 
 def test_export_import_round_trip(store: RatingsStore) -> None:
     text = store.export_csv("ana")
-    assert text.splitlines()[0] == "artist_id,stars,updated_at"
+    assert text.splitlines()[0] == "artist_id,artist_name,stars,updated_at"
     assert store.import_csv("copy", text.encode("utf-8")) == 3
     assert store.ratings("copy") == SAVED
 

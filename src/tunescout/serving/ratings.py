@@ -9,9 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import sqlite3
 import unicodedata
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,13 +20,21 @@ from pathlib import Path
 import pandas as pd
 
 from tunescout.errors import InputError, StorageError
+from tunescout.serving import checks
 
 log = logging.getLogger(__name__)
 
 MAX_PROFILE_CHARS = 64
 MAX_IMPORT_BYTES = 2_000_000
 MAX_QUEUE = 50
+MAX_TIMEOUT = 3600.0
 CSV_COLUMNS = ("artist_id", "stars", "updated_at")
+EXPORT_COLUMNS = ("artist_id", "artist_name", "stars", "updated_at")
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+TEXT_MARK = "'"  # what spreadsheets show as "this cell is text"; removed again on import
+# SQLite's own files beside the database; a link in their place would write elsewhere.
+_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ratings (
     profile TEXT NOT NULL,
@@ -77,9 +86,41 @@ def validate_profile(name: object) -> str:
 
 
 def _check_stars(stars: object) -> int:
-    if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
-        raise InputError(f"stars must be a whole number from 1 to 5, got {stars!r}")
-    return int(stars)
+    try:  # the engine's one check, without whole floats: a store holds what was clicked
+        return checks.stars(stars, whole_floats=False)
+    except InputError:
+        raise InputError(
+            f"stars must be a whole number from 1 to 5, got {checks.shown(stars)}"
+        ) from None
+
+
+def _check_id(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{what} must be a non-empty string")
+    return checks.valid_text(value, what)
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a CSV cell that no spreadsheet runs as a formula and that reads back exactly.
+
+    A cell that would start a formula (``=``, ``+``, ``-``, ``@``, a tab or line break, also after
+    leading spaces), that has surrounding whitespace (which an import strips from hand-made files)
+    or that starts with the mark itself gets :data:`TEXT_MARK` in front; :func:`from_cell` removes
+    it again.
+    """
+    if (
+        cell != cell.strip()
+        or cell.startswith(TEXT_MARK)
+        or cell.lstrip().startswith(FORMULA_START)
+    ):
+        return TEXT_MARK + cell
+    return cell
+
+
+def from_cell(cell: str) -> str:
+    """The value a CSV cell holds: after :data:`TEXT_MARK` the rest verbatim, else stripped (so
+    hand-made files may pad their cells)."""
+    return cell[len(TEXT_MARK) :] if cell.startswith(TEXT_MARK) else cell.strip()
 
 
 def _now() -> str:
@@ -114,15 +155,25 @@ def parse_ratings_csv(data: bytes | str, known: Container[str] | None = None) ->
         ImportRejected: Wrong encoding, missing columns, truncated or malformed lines, missing
             or out-of-range stars, duplicate or unknown artists — every bad row is listed.
     """
-    if isinstance(data, bytes):
+    too_big = ImportRejected(f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB", [])
+    if isinstance(data, bytes | bytearray | memoryview):
         if len(data) > MAX_IMPORT_BYTES:
-            raise ImportRejected(f"the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB", [])
+            raise too_big
         try:
-            data = data.decode("utf-8-sig")
+            data = bytes(data).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise ImportRejected(
                 f"the file is not UTF-8 text (byte {exc.start} cannot be read)", []
             ) from exc
+    elif isinstance(data, str):
+        # text counts as its UTF-8 bytes (a character is at least one byte: check that first)
+        if (
+            len(data) > MAX_IMPORT_BYTES
+            or len(data.encode("utf-8", "surrogatepass")) > MAX_IMPORT_BYTES
+        ):
+            raise too_big
+    else:
+        raise ImportRejected(f"a ratings file must be bytes or text, got {type(data).__name__}", [])
     data = data.removeprefix("\ufeff")
     try:
         rows = list(csv.reader(io.StringIO(data, newline=""), strict=True))
@@ -144,7 +195,7 @@ def parse_ratings_csv(data: bytes | str, known: Container[str] | None = None) ->
         if isinstance(problem, str):
             problems.append(f"line {line}: {problem}")
         else:
-            ratings[row[id_col].strip()] = problem
+            ratings[from_cell(row[id_col])] = problem
     if problems:
         shown = "; ".join(problems[:3]) + (
             f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
@@ -166,9 +217,13 @@ def _row_problem(
     """Why a data row is bad, or its stars when it is good."""
     if len(row) != width:
         return f"has {len(row)} field(s), the header has {width} (truncated or extra commas?)"
-    artist = row[id_col].strip()
-    if not artist:
+    artist = from_cell(row[id_col])
+    if not artist.strip():
         return "artist_id is empty"
+    try:
+        checks.valid_text(artist, "artist_id")
+    except InputError as exc:
+        return str(exc)
     if artist in seen:
         return f"artist {artist[:40]!r} appears more than once"
     if known is not None and artist not in known:
@@ -180,8 +235,14 @@ class RatingsStore:
     """Ratings and play-next queues of every profile in one SQLite file.
 
     Args:
-        path: The database file (created with its folder when missing).
-        timeout: Seconds a write waits for another writer before giving up.
+        path: The database file (created with its folder when missing). It must be a file, not a
+            symbolic link (nor may SQLite's ``-wal``, ``-shm`` or ``-journal`` files beside it be):
+            ratings are written only where the data dir says.
+        timeout: Seconds a write waits for another writer before giving up (0 to 3600).
+
+    Raises:
+        InputError: ``timeout`` is not a number from 0 to 3600.
+        StorageError: The database cannot be created, opened or used, or is a link.
 
     Example:
         >>> store = RatingsStore(tmp_path / "ratings.sqlite")
@@ -192,21 +253,37 @@ class RatingsStore:
 
     def __init__(self, path: str | Path, timeout: float = 10.0) -> None:
         self.path = Path(path)
-        self.timeout = timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = checks.real(timeout, "the ratings database's timeout", 0.0, MAX_TIMEOUT)
+        # messages name the file, not where the server keeps it
+        self.shown = f"the ratings database ({self.path.name})"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"{self.shown} cannot be created ({exc.strerror or type(exc).__name__}): "
+                "make the data dir writable"
+            ) from exc
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
 
+    def _refuse_links(self) -> None:
+        for suffix in _SIDE_FILES:
+            side = self.path.with_name(self.path.name + suffix)
+            if os.path.islink(side):
+                raise StorageError(
+                    f"{self.shown}: {side.name} is a symbolic link; ratings are written only "
+                    "inside the data dir: replace the link with the file it points to"
+                )
+
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         """A short connection; SQLite's own errors come out as one-line :class:`StorageError`."""
+        self._refuse_links()
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StorageError(
-                f"the ratings database {self.path} cannot be opened ({exc})"
-            ) from exc
+            raise StorageError(f"{self.shown} cannot be opened ({exc}){_hint(exc)}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             # In WAL mode NORMAL keeps every commit safe from an app crash without an fsync each.
@@ -214,15 +291,13 @@ class RatingsStore:
             yield conn
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
-                raise StorageError(
-                    f"the ratings database {self.path} cannot be used ({exc})"
-                ) from exc
+                raise StorageError(f"{self.shown} cannot be used ({exc}){_hint(exc)}") from exc
             raise StorageError(
                 f"the ratings database is busy (another write held it for over {self.timeout:g} s); "
                 "nothing was changed, try again"
             ) from exc
         except sqlite3.DatabaseError as exc:
-            raise StorageError(f"the ratings database {self.path} cannot be used ({exc})") from exc
+            raise StorageError(f"{self.shown} cannot be used ({exc})") from exc
         finally:
             conn.close()
 
@@ -243,8 +318,7 @@ class RatingsStore:
     def rate(self, profile: str, artist_id: str, stars: int) -> None:
         """Save (or change) one rating."""
         profile, stars = validate_profile(profile), _check_stars(stars)
-        if not isinstance(artist_id, str) or not artist_id.strip():
-            raise InputError("artist_id must be a non-empty string")
+        artist_id = _check_id(artist_id, "artist_id")
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO ratings VALUES (?, ?, ?, ?) ON CONFLICT (profile, artist_id) "
@@ -254,10 +328,10 @@ class RatingsStore:
 
     def forget(self, profile: str, artist_id: str) -> bool:
         """Delete one rating; whether it existed."""
+        profile, artist_id = validate_profile(profile), _check_id(artist_id, "artist_id")
         with self._write() as conn:
             cur = conn.execute(
-                "DELETE FROM ratings WHERE profile = ? AND artist_id = ?",
-                (validate_profile(profile), artist_id),
+                "DELETE FROM ratings WHERE profile = ? AND artist_id = ?", (profile, artist_id)
             )
         return cur.rowcount > 0
 
@@ -275,14 +349,27 @@ class RatingsStore:
         return {a: int(s) for a, s in zip(table["artist_id"], table["stars"], strict=True)}
 
     def table(self, profile: str) -> pd.DataFrame:
-        """The profile's ratings as ``artist_id, stars, updated_at``, oldest first."""
+        """The profile's ratings as ``artist_id, stars, updated_at``, oldest first.
+
+        Rows that no write of this class makes (stars that are not 1–5, an id that is not text:
+        a database edited by hand or by an older schema) are left out with a warning.
+        """
         with self._connection() as conn:
             rows = conn.execute(
                 "SELECT artist_id, stars, updated_at FROM ratings WHERE profile = ? "
                 "ORDER BY updated_at, rowid",
                 (validate_profile(profile),),
             ).fetchall()
-        return pd.DataFrame(rows, columns=list(CSV_COLUMNS)).astype({"stars": "int64"})
+        good = [
+            (a, s, u if isinstance(u, str) else "")
+            for a, s, u in rows
+            if isinstance(a, str) and a and type(s) is int and 1 <= s <= 5
+        ]
+        if len(good) < len(rows):
+            log.warning(
+                "ratings: %d unreadable row(s) of a profile left out", len(rows) - len(good)
+            )
+        return pd.DataFrame(good, columns=list(CSV_COLUMNS)).astype({"stars": "int64"})
 
     def profiles(self) -> list[str]:
         """Every profile with at least one rating, sorted."""
@@ -290,9 +377,26 @@ class RatingsStore:
             rows = conn.execute("SELECT DISTINCT profile FROM ratings ORDER BY profile").fetchall()
         return [r[0] for r in rows]
 
-    def export_csv(self, profile: str) -> str:
-        """The profile's ratings as CSV text (``artist_id,stars,updated_at``)."""
-        return self.table(profile).to_csv(index=False, lineterminator="\n")
+    def export_csv(self, profile: str, names: Mapping[str, object] | None = None) -> str:
+        """The profile's ratings as CSV text: ``artist_id,artist_name,stars,updated_at``.
+
+        :meth:`import_csv` reads it back exactly (any id, CRs, surrounding spaces and U+2028
+        included), and no cell runs as a spreadsheet formula (see :func:`spreadsheet_safe`).
+
+        Args:
+            profile: Whose ratings.
+            names: Artist id to name (e.g. the catalog's); ids it lacks get an empty name.
+        """
+        names = names if names is not None else {}
+        out = io.StringIO()
+        # CRLF as RFC 4180 has it: a cell holding a lone CR or LF is then quoted too
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        for artist, stars, updated in self.table(profile).itertuples(index=False):
+            name = names.get(artist) if hasattr(names, "get") else None
+            name = "" if name is None or name != name else str(name)  # None and NaN: no name
+            writer.writerow([spreadsheet_safe(artist), spreadsheet_safe(name), int(stars), updated])
+        return out.getvalue()
 
     def import_csv(
         self,
@@ -332,19 +436,17 @@ class RatingsStore:
     # ---- play-next queue --------------------------------------------------------------------
 
     def queue(self, profile: str) -> list[str]:
-        """The profile's queued track ids, oldest first."""
+        """The profile's queued track ids, oldest first (anything but text is left out)."""
         with self._connection() as conn:
             rows = conn.execute(
                 "SELECT track_id FROM queue WHERE profile = ? ORDER BY position",
                 (validate_profile(profile),),
             ).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in rows if isinstance(r[0], str) and r[0]]
 
     def enqueue(self, profile: str, track_id: str) -> list[str]:
         """Append a track (moving it to the end if queued already); keeps the last ``MAX_QUEUE``."""
-        profile = validate_profile(profile)
-        if not isinstance(track_id, str) or not track_id.strip():
-            raise InputError("track_id must be a non-empty string")
+        profile, track_id = validate_profile(profile), _check_id(track_id, "track_id")
         with self._write() as conn:
             current = [
                 r[0]
@@ -376,3 +478,13 @@ class RatingsStore:
         conn.executemany(
             "INSERT INTO queue VALUES (?, ?, ?)", [(profile, i, t) for i, t in enumerate(tracks)]
         )
+
+
+def _hint(exc: sqlite3.Error) -> str:
+    """What to do about an error SQLite names."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return ": the data dir is read-only, make it writable"
+    if "unable to open" in text:
+        return ": check that the data dir exists and is writable"
+    return ""
