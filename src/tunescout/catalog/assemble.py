@@ -171,9 +171,16 @@ def assemble(bundles: list[raw.RawBundle]) -> Catalog:
         if track_frames
         else catalog.empty("tracks")
     )
+    artists = _artists(members, tracks)
+    # Tracks without a popularity (a development-mode Spotify app gets none since February 2026)
+    # take their artist's, which comes from Last.fm listeners when Spotify gave none either.
+    unknown = tracks["popularity"].isna()
+    if unknown.any():
+        known = artists.set_index("artist_id")["popularity"]
+        tracks.loc[unknown, "popularity"] = tracks.loc[unknown, "artist_id"].map(known)
     cat = Catalog(
         tracks=catalog.validate("tracks", tracks),
-        artists=catalog.validate("artists", _artists(members, tracks)),
+        artists=catalog.validate("artists", artists),
         artist_map=catalog.validate("artist_map", artist_map),
         interactions=catalog.validate("interactions", _interactions(bundles, artist_map)),
     )

@@ -2,7 +2,9 @@
 
 Layout: ``<data-dir>/raw/<source>/<ISO-year>-W<week>/{tracks,artists,interactions}.parquet`` plus
 ``manifest.json``. A snapshot is written to a staging folder and renamed into place when complete,
-so a folder with a manifest is always whole; a later week never touches an earlier one.
+so a folder with a manifest is always whole; a later week never touches an earlier one. A snapshot
+with no rows is never written (an outage must not replace what was saved), and one that replaces
+this week's is renamed aside first, so a kill between the renames still leaves one snapshot.
 """
 
 from __future__ import annotations
@@ -10,17 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tunescout import catalog
+from tunescout.catalog.io import exclusive, read_json
+from tunescout.errors import ArtifactError, SourceError
 
 log = logging.getLogger(__name__)
 RAW_TABLES = ("tracks", "artists", "interactions")
+WEEK = re.compile(r"\d{4}-W\d{2}")
+REPLACED = ".replaced"  # this week's previous snapshot while the new one is renamed into place
 
 
 @dataclass
@@ -46,11 +54,29 @@ class RawBundle:
     def frames(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in RAW_TABLES}
 
+    @property
+    def rows(self) -> int:
+        """Rows in all three tables together (0: the source delivered nothing)."""
+        return sum(len(frame) for frame in self.frames().values())
+
 
 def week_label(when: dt.datetime | None = None) -> str:
     """``2026-W47`` for the ISO week of ``when`` (default: now, UTC)."""
     year, week, _ = (when or dt.datetime.now(dt.UTC)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def check_not_empty(raw_dir: Path, bundle: RawBundle) -> None:
+    """Raise :class:`SourceError` when ``bundle`` holds no rows, naming the snapshot that stays."""
+    if bundle.rows:
+        return
+    kept = latest_sources(raw_dir).get(bundle.source)
+    saved = (
+        f"the saved snapshot {bundle.source}/{kept.name} is kept"
+        if kept
+        else "no snapshot was written"
+    )
+    raise SourceError(f"{bundle.source} delivered no tracks, artists or listening; {saved}")
 
 
 def write_snapshot(raw_dir: Path, bundle: RawBundle, when: dt.datetime | None = None) -> Path:
@@ -60,10 +86,24 @@ def write_snapshot(raw_dir: Path, bundle: RawBundle, when: dt.datetime | None = 
 
     Returns:
         The snapshot folder.
+
+    Raises:
+        SourceError: The bundle has no rows (nothing is written; a saved snapshot stays).
+        CatalogError: A table does not match the catalog schema.
     """
+    check_not_empty(raw_dir, bundle)
     tables = {name: catalog.to_arrow(name, df) for name, df in bundle.frames().items()}
     target = Path(raw_dir) / bundle.source / week_label(when)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(target.parent / "_write"):
+        return _write(target, bundle, tables)
+
+
+def _write(target: Path, bundle: RawBundle, tables: dict[str, pa.Table]) -> Path:
     staging = target.with_name(target.name + ".partial")
+    replaced = target.with_name(target.name + REPLACED)
+    if not target.exists() and (replaced / "manifest.json").is_file():
+        replaced.rename(target)  # a writer killed between its renames: its old snapshot is back
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for name, table in tables.items():
@@ -77,19 +117,29 @@ def write_snapshot(raw_dir: Path, bundle: RawBundle, when: dt.datetime | None = 
         "notes": bundle.notes,
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    shutil.rmtree(replaced, ignore_errors=True)
     if target.exists():
-        shutil.rmtree(target)
+        target.rename(replaced)
     staging.rename(target)
+    shutil.rmtree(replaced, ignore_errors=True)
     log.info("snapshot %s: %s", target, manifest["rows"])
     return target
 
 
 def snapshots(raw_dir: Path, source: str) -> list[Path]:
-    """Complete snapshots of ``source``, oldest first."""
+    """Complete snapshots of ``source``, oldest first: one folder per ISO week (a week whose
+    replacement was cut off between its two renames is read from its ``.replaced`` folder)."""
     folder = Path(raw_dir) / source
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if (p / "manifest.json").is_file())
+    weeks: dict[str, Path] = {}
+    for path in folder.iterdir():
+        week = path.name.removesuffix(REPLACED)
+        if not WEEK.fullmatch(week) or not (path / "manifest.json").is_file():
+            continue
+        if path.name == week or week not in weeks:  # the week's own folder wins
+            weeks[week] = path
+    return [weeks[w] for w in sorted(weeks)]
 
 
 def latest_sources(raw_dir: Path) -> dict[str, Path]:
@@ -104,10 +154,22 @@ def latest_sources(raw_dir: Path) -> dict[str, Path]:
 def read_snapshot(folder: Path) -> RawBundle:
     """Read a snapshot folder back into a :class:`RawBundle`."""
     folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    frames = {
-        name: catalog.to_pandas(pq.read_table(folder / f"{name}.parquet")) for name in RAW_TABLES
-    }
-    return RawBundle(
-        source=manifest["source"], params=manifest["params"], notes=manifest["notes"], **frames
-    )
+    shown = f"raw/{folder.parent.name}/{folder.name}"
+    again = f"collect it again with: python scripts/collect.py --source {folder.parent.name}"
+    try:
+        manifest = read_json(folder / "manifest.json")
+        if not isinstance(manifest, dict):
+            raise ValueError(f"holds a {type(manifest).__name__}")
+        frames = {
+            name: catalog.to_pandas(pq.read_table(folder / f"{name}.parquet"))
+            for name in RAW_TABLES
+        }
+        params, notes = manifest.get("params", {}), manifest.get("notes", [])
+        return RawBundle(
+            source=str(manifest["source"]),
+            params=params if isinstance(params, dict) else {},
+            notes=[str(n) for n in notes] if isinstance(notes, list) else [],
+            **frames,
+        )
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        raise ArtifactError(f"the snapshot {shown} cannot be read ({exc}); {again}") from exc
