@@ -5,6 +5,11 @@ Layout: ``<index-dir>/<build-id>/<component>/...`` plus ``manifest.json`` (libra
 hash, each component's params and row counts, the sha256 and size of every file), and a ``CURRENT``
 file naming the build in use. A build is written as ``<build-id>.partial`` and renamed when whole,
 then ``CURRENT`` is replaced atomically, so readers only ever see a complete, verified build.
+
+Reading stays inside the data dir: every path (``indexes/``, ``CURRENT``, the build folder, each
+file) is resolved, and one that leads outside the data dir (a symbolic link) is refused by name.
+Manifests are parsed within bounds (size and nesting, see :func:`tunescout.catalog.io.parse_json`)
+and their shape is checked before use.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 from tunescout.catalog import file_sha256
+from tunescout.catalog.io import parse_json
 from tunescout.errors import ArtifactError, DataMissingError
 from tunescout.vocabulary import canonical
 
@@ -43,6 +49,8 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
 _INFORMATIONAL = {"tunescout"}
 COMPONENT_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _BUILD_ID = re.compile(r"\d{8}T\d{6}Z(-\d+)?")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+MAX_MANIFEST_BYTES = 16 << 20
 
 
 def library_versions() -> dict[str, str | None]:
@@ -136,20 +144,71 @@ class Build:
         return self.folder / stored
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, every link followed, lies in ``root`` (itself resolved)."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
+def _outside(shown: str) -> ArtifactError:
+    return failure(shown, "leads outside the data dir (a symbolic link); it is not read")
+
+
+def _bounded(path: Path, shown: str) -> object:
+    with path.open("rb") as fh:
+        data = fh.read(MAX_MANIFEST_BYTES + 1)
+    try:
+        return parse_json(data, MAX_MANIFEST_BYTES)
+    except ValueError as exc:
+        raise failure(shown, f"is corrupt ({exc})") from None
+
+
 def _read_manifest(folder: Path, shown: str) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise failure(f"{shown}/{MANIFEST}", "is missing")
-    try:
-        manifest = json.loads(path.read_bytes())
-    except ValueError as exc:
-        raise failure(f"{shown}/{MANIFEST}", "is corrupt (not valid JSON)") from exc
+    if not _inside(path, folder):
+        raise _outside(f"{shown}/{MANIFEST}")
+    manifest = _bounded(path, f"{shown}/{MANIFEST}")
     intact = isinstance(manifest, dict) and manifest.get("manifest_sha256") == _manifest_digest(
         manifest
     )
     if not intact:
         raise failure(f"{shown}/{MANIFEST}", "is corrupt (sha256 mismatch)")
+    problem = _shape_problem(manifest)
+    if problem:
+        raise failure(f"{shown}/{MANIFEST}", f"is corrupt ({problem})")
     return manifest
+
+
+def _shape_problem(manifest: dict) -> str:
+    """What a manifest with a valid digest still lacks to be one the writer wrote ("" if none)."""
+    if not isinstance(manifest.get("catalog_hash"), str):
+        return "no catalog hash"
+    components = manifest.get("components")
+    if not isinstance(components, dict) or not all(
+        isinstance(c, dict) for c in components.values()
+    ):
+        return "no components"
+    libraries = manifest.get("libraries", {})
+    if not isinstance(libraries, dict):
+        return "libraries are not a mapping"
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return "no file list"
+    for name, entry in files.items():
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("sha256"), str)
+            and _HEX64.fullmatch(entry["sha256"])
+            and isinstance(entry.get("size"), int)
+            and not isinstance(entry.get("size"), bool)
+        )
+        if not ok:
+            return f"no size and sha256 for {str(name)[:60]!r}"
+    return ""
 
 
 def _check_compatible(manifest: dict, shown: str) -> None:
@@ -160,7 +219,7 @@ def _check_compatible(manifest: dict, shown: str) -> None:
     installed = library_versions()
     for label, built in manifest.get("libraries", {}).items():
         now = installed.get(label)
-        if label in _INFORMATIONAL or not built or not now:
+        if label in _INFORMATIONAL or not isinstance(built, str) or not built or not now:
             continue
         if _series(built) != _series(now):
             raise failure(where, f"was built with {label} {built} but {now} is installed")
@@ -176,6 +235,8 @@ def _check_files(build: Build) -> None:
         path = build.folder / relative
         if not path.is_file():
             raise failure(build.shown(relative), "is missing", component)
+        if not _inside(path, build.folder):
+            raise _outside(build.shown(relative))
         size = path.stat().st_size
         if size != expected["size"]:
             problem = f"is corrupt ({size} bytes, expected {expected['size']})"
@@ -190,10 +251,15 @@ def open_build(index_dir: Path, build_id: str) -> Build:
     Raises:
         ArtifactError: Naming the first bad file and the command that rebuilds it.
     """
-    folder = Path(index_dir) / build_id
+    index_dir = Path(index_dir)
+    folder = index_dir / build_id
     shown = f"{folder.parent.name}/{build_id}"
     if not folder.is_dir():
         raise failure(shown, "is missing")
+    if not _inside(index_dir, index_dir.parent):
+        raise _outside(index_dir.name)
+    if not _inside(folder, index_dir):
+        raise _outside(shown)
     manifest = _read_manifest(folder, shown)
     _check_compatible(manifest, shown)
     build = Build(folder, manifest)
@@ -210,7 +276,10 @@ def current_id(index_dir: Path) -> str | None:
     pointer = Path(index_dir) / CURRENT
     if not pointer.is_file():
         return None
-    build_id = pointer.read_bytes().decode(errors="replace").strip()
+    if not _inside(pointer, Path(index_dir)):
+        raise _outside(f"{Path(index_dir).name}/{CURRENT}")
+    with pointer.open("rb") as fh:
+        build_id = fh.read(256).decode(errors="replace").strip()
     if not _BUILD_ID.fullmatch(build_id):
         raise failure(f"{Path(index_dir).name}/{CURRENT}", f"is corrupt (holds {build_id[:40]!r})")
     return build_id
@@ -244,9 +313,12 @@ def open_current(index_dir: Path, catalog_hash: str | None = None) -> Build:
 
 def _build_time(folder: Path) -> str:
     try:
-        return json.loads((folder / MANIFEST).read_bytes()).get("built_at", "")
+        with (folder / MANIFEST).open("rb") as fh:
+            manifest = parse_json(fh.read(MAX_MANIFEST_BYTES + 1), MAX_MANIFEST_BYTES)
     except (OSError, ValueError):
         return ""
+    built = manifest.get("built_at") if isinstance(manifest, dict) else None
+    return built if isinstance(built, str) else ""
 
 
 def list_builds(index_dir: Path) -> list[str]:
