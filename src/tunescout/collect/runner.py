@@ -1,5 +1,11 @@
 """Collection: run one source, or ``auto`` (APIs → public downloads → local files → synthetic),
-and write what it returns as weekly raw snapshots."""
+and write what it returns as weekly raw snapshots.
+
+A source that fails or delivers nothing never replaces a saved snapshot: it raises
+:class:`~tunescout.errors.SourceError` (Last.fm and Spotify raise it when most of their requests
+fail, and a bundle with no rows is refused before anything is written), and ``auto`` then falls
+back to the next source.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from tunescout.errors import SourceError
 
 log = logging.getLogger(__name__)
 SOURCES = ("auto", "spotify", "lastfm", "public", "files", "synthetic")
+APIS = ("spotify", "lastfm")  # their notes (API mode, skipped requests) go into the message
 
 
 @dataclass
@@ -37,10 +44,11 @@ class Outcome:
     source: str
     snapshots: list[Path]
     reasons: list[str]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> str:
-        return "; ".join([*self.reasons, f"collected {self.source}"])
+        return "; ".join([*self.reasons, f"collected {self.source}", *self.notes])
 
 
 def _spotify(settings: Settings, opts: Options) -> list[RawBundle]:
@@ -99,6 +107,14 @@ _COLLECTORS = {
 }
 
 
+def _run(name: str, settings: Settings, opts: Options) -> list[RawBundle]:
+    """One source's bundles, each with rows (else :class:`SourceError`; nothing is written)."""
+    bundles = _COLLECTORS[name](settings, opts)
+    for bundle in bundles:
+        raw.check_not_empty(settings.raw_dir, bundle)
+    return bundles
+
+
 def _save(settings: Settings, bundles: list[RawBundle]) -> list[Path]:
     paths = []
     for bundle in bundles:
@@ -106,6 +122,12 @@ def _save(settings: Settings, bundles: list[RawBundle]) -> list[Path]:
             log.info(note)
         paths.append(raw.write_snapshot(settings.raw_dir, bundle))
     return paths
+
+
+def _outcome(settings: Settings, bundles: list[RawBundle], reasons: list[str]) -> Outcome:
+    source = "+".join(b.source for b in bundles)
+    notes = [n for b in bundles if b.source in APIS for n in b.notes]
+    return Outcome(source, _save(settings, bundles), reasons, notes)
 
 
 def _auto(settings: Settings, opts: Options) -> Outcome:
@@ -119,18 +141,20 @@ def _auto(settings: Settings, opts: Options) -> Outcome:
             reasons.append(f"{name} skipped: no {needs} in the environment or .env")
             continue
         try:
-            apis += _COLLECTORS[name](settings, opts)
+            apis += _run(name, settings, opts)
         except SourceError as exc:
             reasons.append(f"{name} failed: {exc}")
     if apis:
-        return Outcome("+".join(b.source for b in apis), _save(settings, apis), reasons)
+        return _outcome(settings, apis, reasons)
     for name in ("public", "files", "synthetic"):
         try:
-            bundles = _COLLECTORS[name](settings, opts)
+            bundles = _run(name, settings, opts)
         except SourceError as exc:
             reasons.append(f"{name} failed: {exc}")
             continue
-        return Outcome(name, _save(settings, bundles), reasons)
+        outcome = _outcome(settings, bundles, reasons)
+        outcome.source = name
+        return outcome
     raise SourceError("; ".join(reasons))
 
 
@@ -145,12 +169,17 @@ def collect(settings: Settings, source: str = "auto", opts: Options | None = Non
 
     Returns:
         The snapshots written and, for ``auto``, why each earlier choice was passed over.
+
+    Raises:
+        SourceError: The source failed or delivered nothing (for ``auto``: every source did);
+            saved snapshots are unchanged.
     """
     opts = opts or Options()
     if source == "auto":
         outcome = _auto(settings, opts)
     elif source in _COLLECTORS:
-        outcome = Outcome(source, _save(settings, _COLLECTORS[source](settings, opts)), [])
+        outcome = _outcome(settings, _run(source, settings, opts), [])
+        outcome.source = source
     else:
         raise SourceError(f"unknown source {source!r}; choose from {list(SOURCES)}")
     log.info("%s", outcome.message)

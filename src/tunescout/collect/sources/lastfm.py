@@ -49,6 +49,10 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 # Last.fm counts requests as they arrive; the margin keeps network jitter from squeezing six
 # requests into one of its seconds.
 RATE_MARGIN = 0.05
+# When Last.fm is down (an outage, a reset, a dead proxy) the collection stops instead of saving an
+# empty or gutted snapshot: after this many failed requests before any answer, this many in a
+# row, or when more than this share of all requests failed.
+FAILED_FIRST, FAILED_IN_A_ROW, FAILED_SHARE = 3, 10, 0.5
 
 
 class RateLimiter:
@@ -147,6 +151,11 @@ class LastfmClient:
         self.attempts = attempts
         self.backoff = backoff
         self.skipped = 0
+        self.requests = 0  # calls made (each with its retries)
+        self.failed = 0  # calls that got no usable answer (not counting "not found")
+        self.answered = 0
+        self._in_a_row = 0
+        self.problem = ""  # the last failure's reason
         self._limiter = RateLimiter(calls_per_second, 1.0 + RATE_MARGIN)
         retry = _PacedRetry(
             total=attempts - 1,
@@ -186,6 +195,7 @@ class LastfmClient:
         payload["api_key"] = self._api_key
         what = " ".join([method, *(f"{k}={v!r}" for k, v in params.items())])
         problem = ""
+        self.requests += 1
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
@@ -198,10 +208,27 @@ class LastfmClient:
                 return None
             verdict, data, problem = self._interpret(response)
             if verdict == "ok":
+                self._answered()
                 return data
+            if verdict == "missing":
+                self._answered()
+                return self._skip(what, problem, failed=False)
             if verdict == "skip":
                 return self._skip(what, problem)
         return self._skip(what, f"{problem}, {self.attempts} attempts")
+
+    def check_health(self) -> None:
+        """Raise :class:`SourceError` when more than :data:`FAILED_SHARE` of the requests failed
+        (an outage mid-way leaves too little to be worth a snapshot)."""
+        if self.failed and self.failed > FAILED_SHARE * self.requests:
+            raise SourceError(
+                f"Last.fm failed {self.failed} of {self.requests} requests (last: {self.problem}); "
+                "nothing was saved, run again later"
+            )
+
+    def _answered(self) -> None:
+        self.answered += 1
+        self._in_a_row = 0
 
     def pages(
         self, method: str, container: str, item: str, max_pages: int, **params: str | int
@@ -243,6 +270,11 @@ class LastfmClient:
             return self._session.post(self.api_base, data=payload, timeout=self.timeout)
         except requests.exceptions.ChunkedEncodingError:
             raise
+        except requests.exceptions.ProxyError as exc:
+            raise SourceError(
+                "cannot reach the Last.fm API through the proxy (HTTPS_PROXY/HTTP_PROXY in the "
+                "environment): check the proxy or unset it"
+            ) from exc
         except requests.ConnectionError as exc:
             if _never_connected(exc):
                 raise SourceError(
@@ -253,7 +285,8 @@ class LastfmClient:
             return self._skip(what, f"{type(exc).__name__}, even after retries")
 
     def _interpret(self, response: requests.Response) -> tuple[str, dict | None, str]:
-        """Decide what an answer means: ``ok`` with data, ``retry`` or ``skip`` with a reason."""
+        """Decide what an answer means: ``ok`` with data, ``retry``, ``missing`` (Last.fm does not
+        know the item) or ``skip`` with a reason."""
         status = response.status_code
         # urllib3 has already retried these statuses, so another round here would only multiply.
         exhausted = status in RETRY_STATUSES
@@ -278,13 +311,28 @@ class LastfmClient:
                 "check LASTFM_API_KEY"
             )
         if code == NOT_FOUND:
-            return "skip", None, f"not found ({message})"
+            return "missing", None, f"not found ({message})"
         reason = f"error {code} ({message})"
         return ("retry" if code in RETRY_CODES and not exhausted else "skip"), None, reason
 
-    def _skip(self, what: str, reason: str) -> None:
+    def _skip(self, what: str, reason: str, failed: bool = True) -> None:
         self.skipped += 1
         log.warning("Last.fm %s skipped: %s", what, reason)
+        if not failed:
+            return
+        self.failed += 1
+        self._in_a_row += 1
+        self.problem = reason
+        if not self.answered and self.failed >= FAILED_FIRST:
+            raise SourceError(
+                f"Last.fm is not answering: the first {self.failed} requests failed ({reason}); "
+                "nothing was saved, check the network or run again later"
+            )
+        if self._in_a_row >= FAILED_IN_A_ROW:
+            raise SourceError(
+                f"Last.fm stopped answering: {self._in_a_row} requests in a row failed ({reason}); "
+                "nothing was saved, run again later"
+            )
 
 
 def top_artists(client: LastfmClient, pages: int, per_page: int) -> dict[str, int | None]:
@@ -423,7 +471,9 @@ def collect_lastfm(
         A ``lastfm`` bundle with artists (tags, listeners) and interactions (play counts).
 
     Raises:
-        SourceError: No key, a rejected key, or an unreachable API.
+        SourceError: No key, a rejected key, an unreachable API (or proxy), or an API that fails
+            most requests (see :data:`FAILED_SHARE`): nothing is returned then, so no saved
+            snapshot is replaced.
     """
     client = client or LastfmClient(settings.lastfm_api_key or "", api_base or API_BASE)
     listeners = top_artists(client, pages, per_page)
@@ -433,6 +483,7 @@ def collect_lastfm(
     for name in [n for names in by_tag.values() for n in names] + list(interactions["artist_id"]):
         listeners.setdefault(name, None)
     artists = artist_rows(client, listeners, progress)
+    client.check_health()
     notes = [
         f"lastfm: {len(artists)} artists, {len(users)} users reached from {len(seed_users)} seeds"
     ]
