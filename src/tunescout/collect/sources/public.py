@@ -1,8 +1,15 @@
 """Download the public data sets that need no credentials, verify them, and cache them.
 
 TidyTuesday's "30,000 Spotify songs" CSV is checked against its known sha256. The HetRec 2011
-Last.fm 2K zip has no published checksum, so each data file inside it is checked instead, after
-removing CR characters: the zip has CRLF line endings where the reference copies have LF.
+Last.fm 2K zip from GroupLens is checked against the sha256 pinned for its URL (the same value is
+pinned by several independent projects), and each data file inside it is checked too, after
+removing CR characters (the zip has CRLF line endings where the reference copies have LF), so a
+mirror or a local copy of the zip is verified member by member.
+
+Nothing is trusted before it is verified, and nothing is read whole: downloads stop at
+:data:`MAX_DOWNLOAD` bytes, and archive members are inflated in chunks, hashed and written as they
+come, each stopped at :data:`MAX_MEMBER` bytes whatever the zip claims (a 1 MB zip that inflates to
+1 GiB is refused after 16 MB, in constant memory).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import shutil
 import zipfile
 import zlib
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -41,6 +49,10 @@ TIDYTUESDAY_NOTE = (
 )
 HETREC_URL = "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip"
 HETREC_DIR = "hetrec2011-lastfm-2k"
+# sha256 of the archive itself, by the URL it is published at.
+PINNED_ARCHIVES = {
+    HETREC_URL: "6738f48195667ff03caaab4d32ca9a3133d8cc026b7c3cdaf6ce1010e913c59c",
+}
 # sha256 of each member with CRs removed, as listed in the data set's PROVENANCE.txt.
 HETREC_SHA256 = {
     "artists.dat": "c173881362c6b28551368fecb3c0be5a6a30a6cd859e1f5775413dfe46d48648",
@@ -55,10 +67,9 @@ HETREC_TERMS = (
 )
 # Unreachable hosts must fail fast (offline machines rely on it), whatever the read timeout.
 CONNECT_TIMEOUT = 10.0
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+MAX_DOWNLOAD = 64 << 20  # the CSV is 8 MB and the zip 2.5 MB
+MAX_MEMBER = 16 << 20  # the largest HetRec member, user_taggedartists.dat, is 4.4 MB with CRLFs
+CHUNK = 1 << 16
 
 
 def _session() -> requests.Session:
@@ -81,9 +92,14 @@ def _session() -> requests.Session:
     return session
 
 
-def _download(url: str, part: Path, timeout: float, progress: bool) -> str:
-    """Stream ``url`` into ``part`` and return the sha256 of what was received."""
+def _download(url: str, part: Path, timeout: float, progress: bool, max_bytes: int) -> str:
+    """Stream ``url`` into ``part`` and return the sha256 of what was received (at most
+    ``max_bytes``, else :class:`SourceError`)."""
     digest = hashlib.sha256()
+    received = 0
+    too_big = SourceError(
+        f"download of {url} failed: larger than {max_bytes >> 20} MB, not the expected file"
+    )
     try:
         with (
             _session() as session,
@@ -94,12 +110,17 @@ def _download(url: str, part: Path, timeout: float, progress: bool) -> str:
             if response.status_code != 200:
                 raise SourceError(f"download of {url} failed: HTTP {response.status_code}")
             size = int(response.headers.get("Content-Length") or 0) or None
+            if size and size > max_bytes:
+                raise too_big
             name = PurePosixPath(urlsplit(url).path).name
             with (
                 part.open("wb") as fh,
                 tqdm(total=size, unit="B", unit_scale=True, desc=name, disable=not progress) as bar,
             ):
-                for chunk in response.iter_content(1 << 16):
+                for chunk in response.iter_content(CHUNK):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise too_big
                     fh.write(chunk)
                     digest.update(chunk)
                     bar.update(len(chunk))
@@ -136,6 +157,7 @@ def fetch_verified(
     timeout: float = 60.0,
     check: Callable[[Path], object] | None = None,
     progress: bool = True,
+    max_bytes: int = MAX_DOWNLOAD,
 ) -> Path:
     """Download ``url`` to ``dest`` unless a verified copy is already there.
 
@@ -151,6 +173,7 @@ def fetch_verified(
         check: Raises :class:`SourceError` when a downloaded file is not right (for archives
             whose own checksum is unknown).
         progress: Show a progress bar.
+        max_bytes: The most bytes to receive; a larger answer is refused unread.
 
     Returns:
         ``dest``.
@@ -172,7 +195,7 @@ def fetch_verified(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     try:
-        digest = _download(url, part, timeout, progress)
+        digest = _download(url, part, timeout, progress, max_bytes)
         if sha256 is not None and digest != sha256:
             raise SourceError(
                 f"download of {url}: sha256 {digest[:12]}… is not the expected {sha256[:12]}…; "
@@ -187,31 +210,60 @@ def fetch_verified(
     return dest
 
 
-def hetrec_members(archive: Path) -> dict[str, bytes]:
-    """The HetRec data files in ``archive``, CRs removed, each checked against its sha256.
+def hetrec_members(archive: Path, into: Path | None = None, max_member: int = MAX_MEMBER) -> None:
+    """Verify the HetRec data files in ``archive`` (CRs removed, each against its sha256) and,
+    with ``into``, write them there as they are verified.
 
-    Members are found by file name wherever they sit in the zip.
+    Members are found by file name wherever they sit in the zip. Each is inflated in chunks and
+    stopped at ``max_member`` bytes, whatever size the zip declares, so memory stays constant.
 
     Raises:
-        SourceError: The zip is unreadable, lacks a data file, or one has unexpected content.
+        SourceError: The zip is unreadable, lacks a data file, has one larger than ``max_member``
+            or one with unexpected content.
     """
-    members = {}
     try:
         with zipfile.ZipFile(archive) as zf:
             by_name = {PurePosixPath(i.filename).name: i for i in zf.infolist() if not i.is_dir()}
             for name, expected in HETREC_SHA256.items():
                 if name not in by_name:
                     raise SourceError(f"{archive.name} lacks {name}: not the HetRec Last.fm 2K zip")
-                data = zf.read(by_name[name]).replace(b"\r", b"")
-                if _sha256(data) != expected:
-                    raise SourceError(
-                        f"{archive.name}: {name} does not match its known sha256; "
-                        "the download is corrupt or the data set changed"
-                    )
-                members[name] = data
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                _member(zf, by_name[name], expected, archive.name, into, max_member)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise SourceError(f"{archive.name} is not a readable zip archive ({exc})") from exc
-    return members
+
+
+def _member(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    expected: str,
+    shown: str,
+    into: Path | None,
+    max_member: int,
+) -> None:
+    name = PurePosixPath(info.filename).name
+    too_big = SourceError(
+        f"{shown}: {name} inflates to more than {max_member >> 20} MB; "
+        "not the HetRec Last.fm 2K zip (a zip bomb?)"
+    )
+    if info.file_size > max_member:
+        raise too_big  # what the zip declares; the stream below is counted all the same
+    digest, inflated = hashlib.sha256(), 0
+    with ExitStack() as stack:
+        source = stack.enter_context(zf.open(info))
+        out = stack.enter_context((into / name).open("wb")) if into is not None else None
+        while chunk := source.read(CHUNK):
+            inflated += len(chunk)
+            if inflated > max_member:
+                raise too_big
+            chunk = chunk.replace(b"\r", b"")
+            digest.update(chunk)
+            if out is not None:
+                out.write(chunk)
+    if digest.hexdigest() != expected:
+        raise SourceError(
+            f"{shown}: {name} does not match its known sha256; "
+            "the download is corrupt or the data set changed"
+        )
 
 
 def _folder_verified(folder: Path) -> bool:
@@ -222,12 +274,25 @@ def _folder_verified(folder: Path) -> bool:
 
 
 def download_hetrec(
-    downloads_dir: Path, url: str = HETREC_URL, *, timeout: float = 60.0, progress: bool = True
+    downloads_dir: Path,
+    url: str = HETREC_URL,
+    *,
+    timeout: float = 60.0,
+    progress: bool = True,
+    sha256: str | None = None,
 ) -> Path:
     """Download, verify and extract HetRec Last.fm 2K into ``<downloads_dir>/hetrec2011-lastfm-2k``.
 
     The five data files are written with LF line endings, byte for byte the verified content.
     A folder whose files already verify is used as it is.
+
+    Args:
+        downloads_dir: The downloads cache.
+        url: Where the zip is served.
+        timeout: Seconds to wait for the next bytes.
+        progress: Show a progress bar.
+        sha256: The zip's own sha256; by default the one pinned for ``url``
+            (:data:`PINNED_ARCHIVES`), none for other URLs (their members are still verified).
 
     Returns:
         The folder holding ``artists.dat``, ``tags.dat``, ``user_artists.dat``,
@@ -244,6 +309,7 @@ def download_hetrec(
     archive = fetch_verified(
         url,
         folder.with_name(HETREC_DIR + ".zip"),
+        sha256 or PINNED_ARCHIVES.get(url),
         timeout=timeout,
         check=hetrec_members,
         progress=progress,
@@ -251,8 +317,11 @@ def download_hetrec(
     staging = folder.with_name(HETREC_DIR + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for name, data in hetrec_members(archive).items():
-        (staging / name).write_bytes(data)
+    try:
+        hetrec_members(archive, into=staging)
+    except SourceError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder
