@@ -8,6 +8,17 @@ offset (``search@100``), to behaviours served first, one per request: an HTTP st
 instead of an answer), ``"empty"`` (a page with no items that still claims more), ``"expire"``
 (every issued token stops working) or ``"ok"`` (serve normally). With ``server.endless`` every
 search and playlist page claims a next page, and past the end the last page comes again (a loop).
+
+``server.mode`` is the kind of app the credentials belong to. ``"extended"`` (extended quota mode)
+is the Web API as it was: search pages of up to 50, ``popularity`` on tracks and artists,
+``followers`` on artists, ``GET /artists?ids=``, playlists at ``/tracks`` and ``/items`` with each
+item under ``track``. ``"development"`` is what every app created since 2026-02-11 gets (Spotify's
+February 2026 migration guide): search pages of at most 10 (5 by default; a larger ``limit`` is a
+400 "Invalid limit"), no ``popularity`` on tracks nor ``popularity``/``followers`` on artists, 403
+for ``GET /artists?ids=``, ``/playlists/{id}/tracks``, artists' top tracks, new releases and browse
+categories, and audio features (closed to apps created since 2024-11-27); artists come one at a
+time from ``GET /artists/{id}`` and playlist items under ``item``. (The single-artist route is
+served in the development profile only: the collector needs it only there.)
 """
 
 from __future__ import annotations
@@ -31,6 +42,10 @@ _QUERY = re.compile(
     r'genre:(?:"(?P<quoted>[^"]+)"|(?P<plain>\S+)) year:(?P<lo>\d{4})(?:-(?P<hi>\d{4}))?'
 )
 _REASONS = {401: "Invalid access token", 403: "Forbidden", 404: "Not found", 429: "API rate limit"}
+EXTENDED, DEVELOPMENT = "extended", "development"
+DEV_SEARCH_LIMIT = 10
+# routes a development-mode app gets 403 from
+_GONE_IN_DEVELOPMENT = {"artists", "playlist-tracks", "top-tracks", "browse", "audio-features"}
 
 
 def state(**overrides: object) -> dict:
@@ -38,6 +53,7 @@ def state(**overrides: object) -> dict:
     values = {
         "client_id": "fake-client-id",
         "client_secret": "fake-client-secret",
+        "mode": EXTENDED,
         "tracks_per_query": 120,
         "playlists": {"plA": 230},
         "features_closed": False,
@@ -60,8 +76,12 @@ def spotify_id(*parts: object) -> str:
     return hashlib.md5(":".join(map(str, parts)).encode()).hexdigest()[:22]
 
 
-def artist_object(group: str, j: int) -> dict:
-    """The artist object of artist ``j`` in ``group`` (a genre, or ``shared`` with no genres)."""
+def artist_object(group: str, j: int, mode: str = EXTENDED) -> dict:
+    """The artist object of artist ``j`` in ``group`` (a genre, or ``shared`` with no genres);
+    without ``popularity`` and ``followers`` for a development-mode app."""
+    if mode == DEVELOPMENT:
+        full = artist_object(group, j)
+        return {k: v for k, v in full.items() if k not in ("popularity", "followers")}
     return {
         "id": spotify_id("artist", group, j),
         "name": f"{group.title()} Artist {j}",
@@ -174,12 +194,16 @@ class SpotifyHandler(BaseHTTPRequestHandler):
                 self._token()
             elif route is None:
                 self._error(route, 404)
-            elif self._authorised():
+            elif self._authorised() and not self._gone(route, path):
                 getattr(self, "_" + route.replace("-", "_"))(path)
         except ValueError as exc:  # a request the real API rejects with 400
             self._error(route, 400, str(exc))
         except (BrokenPipeError, ConnectionResetError):
             return  # the client gave up (timeout test): nothing left to answer
+
+    @property
+    def development(self) -> bool:
+        return self.server.mode == DEVELOPMENT
 
     @staticmethod
     def _route(path: str) -> str | None:
@@ -187,8 +211,22 @@ class SpotifyHandler(BaseHTTPRequestHandler):
             return "token"
         if re.fullmatch(r"/v1/playlists/[^/]+/(items|tracks)", path):
             return "playlist"
+        if re.fullmatch(r"/v1/artists/[^/]+/top-tracks", path):
+            return "top-tracks"
+        if re.fullmatch(r"/v1/artists/[^/]+", path):
+            return "artist"
+        if re.fullmatch(r"/v1/browse/(new-releases|categories)", path):
+            return "browse"
         name = path.removeprefix("/v1/")
         return name if name in ("search", "artists", "audio-features") else None
+
+    def _gone(self, route: str, path: str) -> bool:
+        """Whether a development-mode app gets 403 here (the request is answered so)."""
+        key = "playlist-tracks" if route == "playlist" and path.endswith("/tracks") else route
+        if self.development and key in _GONE_IN_DEVELOPMENT:
+            self._error(route, 403)
+            return True
+        return False
 
     def _next_fault(self, route: str | None) -> object:
         with self.server.lock:
@@ -251,9 +289,13 @@ class SpotifyHandler(BaseHTTPRequestHandler):
             self._error(None, 401)
         return known
 
-    def _paging(self, path: str, total: int, cap: int) -> tuple[int, int, str | None]:
-        offset, limit = int(self.params.get("offset", 0)), int(self.params.get("limit", 20))
-        if limit > cap or (offset > SEARCH_CAP and not self.server.endless):
+    def _paging(
+        self, path: str, total: int, cap: int, default: int = 20
+    ) -> tuple[int, int, str | None]:
+        offset, limit = int(self.params.get("offset", 0)), int(self.params.get("limit", default))
+        if limit > cap:
+            raise ValueError("Invalid limit")
+        if offset > SEARCH_CAP and not self.server.endless:
             raise ValueError(f"Invalid limit or offset: {limit}, {offset}")
         nxt = offset + limit
         query = urlencode({**self.params, "offset": nxt, "limit": limit})
@@ -271,12 +313,15 @@ class SpotifyHandler(BaseHTTPRequestHandler):
     def _search(self, path: str) -> None:
         match = _QUERY.fullmatch(self.params.get("q", ""))
         total = self.server.tracks_per_query
-        offset, limit, nxt = self._paging(path, min(total, SEARCH_CAP), 50)
+        cap, default = (DEV_SEARCH_LIMIT, 5) if self.development else (50, 20)
+        offset, limit, nxt = self._paging(path, min(total, SEARCH_CAP), cap, default)
         if match is None or self.params.get("type") != "track":
             raise ValueError("Unsupported query")
         genre = match["quoted"] or match["plain"]
         years = f"{match['lo']}-{match['hi'] or match['lo']}"
         items = [search_track(genre, years, i)[0] for i in self._rows(offset, limit, total)]
+        if self.development:
+            items = [{k: v for k, v in t.items() if k != "popularity"} for t in items]
         page = {"items": items, "offset": offset, "limit": limit, "total": total, "next": nxt}
         self._json("search", {"tracks": {"href": self.path, "previous": None, **page}})
 
@@ -287,6 +332,11 @@ class SpotifyHandler(BaseHTTPRequestHandler):
             return
         offset, limit, nxt = self._paging(path, total, 100)
         items = [playlist_item(path.split("/")[3], i)[0] for i in self._rows(offset, limit, total)]
+        if self.development:  # the item is under "item", without popularity
+            items = [
+                {"added_at": i["added_at"], "item": i["track"] and _no_popularity(i["track"])}
+                for i in items
+            ]
         page = {"items": items, "offset": offset, "limit": limit, "total": total, "next": nxt}
         self._json("playlist", {"href": self.path, "previous": None, **page})
 
@@ -295,6 +345,25 @@ class SpotifyHandler(BaseHTTPRequestHandler):
         if len(ids) > 50:
             raise ValueError("Too many ids requested")
         self._json("artists", {"artists": [_known_artists().get(i) for i in ids]})
+
+    def _artist(self, path: str) -> None:
+        if not self.development:  # see the module's docstring
+            self._error("artist", 404)
+            return
+        artist = _known_artists().get(path.rsplit("/", 1)[1])
+        if artist is None:
+            self._error("artist", 404, "Resource not found")
+            return
+        self._json(
+            "artist", {k: v for k, v in artist.items() if k not in ("popularity", "followers")}
+        )
+
+    def _top_tracks(self, path: str) -> None:
+        self._json("top-tracks", {"tracks": []})
+
+    def _browse(self, path: str) -> None:
+        key = "albums" if path.endswith("new-releases") else "categories"
+        self._json("browse", {key: {"items": [], "total": 0, "next": None}})
 
     def _audio_features(self, path: str) -> None:
         ids = self.params.get("ids", "").split(",")
@@ -312,3 +381,7 @@ def _known_artists() -> dict[str, dict]:
     return {
         a["id"]: a for g in groups for a in (artist_object(g, j) for j in range(ARTISTS_PER_GENRE))
     }
+
+
+def _no_popularity(track: dict) -> dict:
+    return {k: v for k, v in track.items() if k != "popularity"}

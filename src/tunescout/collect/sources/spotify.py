@@ -4,6 +4,15 @@ Searches genre × year queries and playlists, fetches artists and audio features
 out rate limits, server errors, timeouts, bad bodies and expired tokens, and resumes an interrupted
 run from a JSON-lines checkpoint. Audio features that Spotify no longer serves (403 for new apps
 since 2024-11-27) are filled from a public data set by track id, by artist profile, or genre priors.
+
+Two kinds of app get different APIs (Spotify's February 2026 migration guide): an app in
+*extended quota mode* keeps the old one; an app in *development mode* (every app created since
+2026-02-11, every other one since 2026-03-09) gets search pages of at most 10 results (a larger
+``limit`` is refused with 400 "Invalid limit"), no ``popularity`` on tracks and artists, no artist
+``followers``, no batch ``GET /artists?ids=`` (403), and playlists at ``/items`` only. The
+collector finds out which it talks to from the first search page and the first artist batch,
+adapts (pages of 10, one ``GET /artists/{id}`` per artist, popularity and followers left missing
+for the catalog to fill from Last.fm listeners) and says so in the bundle's notes and params.
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ DEFAULT_GENRES = (
 DEFAULT_YEARS = ("1960-1979", "1980-1999", "2000-2009", "2010-2019", "2020-2025")
 SEARCH_CAP = 1000  # the search endpoint serves no result past offset 1000
 SEARCH_LIMIT = 50
+DEV_SEARCH_LIMIT = 10  # development-mode apps since February 2026
+EXTENDED, DEVELOPMENT = "extended", "development"
 PLAYLIST_LIMIT = 100
 ARTIST_BATCH = 50
 FEATURE_BATCH = 100
@@ -288,11 +299,30 @@ def search_queries(genres: Iterable[str], years: Iterable[str]) -> list[tuple[st
 class _Collector:
     """One run: every page and batch is fetched once, checkpointed, and skipped on a rerun."""
 
-    def __init__(self, client: SpotifyClient, store: Checkpoint, progress: bool) -> None:
+    def __init__(
+        self, client: SpotifyClient, store: Checkpoint, progress: bool, page_size: int | None
+    ) -> None:
         self.client, self.store, self.progress = client, store, progress
         self.pages = {r["key"]: r for r in store.load("pages")}
         self.skipped: list[str] = []
         self.closed: set[str] = set()
+        # what this app may do, found out once and kept in the checkpoint for a resumed run
+        self.facts: dict[str, object] = {}
+        for record in store.load("facts"):
+            self.facts.update(record)
+        self.page_size = int(self.facts.get("page_size") or page_size or SEARCH_LIMIT)
+
+    def _learn(self, **facts: object) -> None:
+        new = {k: v for k, v in facts.items() if self.facts.get(k) != v}
+        if new:
+            self.facts.update(new)
+            self.store.add("facts", new)
+
+    @property
+    def mode(self) -> str:
+        """``development`` when any development-mode limit was met, else ``extended``."""
+        dev = ("refused_limit", "no_popularity", "no_followers", "no_batch_artists")
+        return DEVELOPMENT if any(self.facts.get(k) for k in dev) else EXTENDED
 
     def _bar(self, items: Sequence, desc: str, unit: str) -> tqdm:
         return tqdm(items, desc=desc, unit=unit, disable=not self.progress)
@@ -326,19 +356,19 @@ class _Collector:
         self.store.add("pages", record)
         return record
 
-    def search(self, queries: list[tuple[str, str]], max_per_query: int, size: int) -> list[dict]:
-        """Pages of ``size`` results of every query, up to ``max_per_query`` results each."""
+    def search(self, queries: list[tuple[str, str]], max_per_query: int) -> list[dict]:
+        """Pages of every query, up to ``max_per_query`` results each."""
         pages: list[dict] = []
         for query, seed in self._bar(queries, "spotify search", "query"):
-            pages += self._search_query(query, seed, min(SEARCH_CAP, max_per_query), size)
+            pages += self._search_query(query, seed, min(SEARCH_CAP, max_per_query))
         return pages
 
-    def _search_query(self, query: str, seed: str, stop: int, size: int) -> list[dict]:
+    def _search_query(self, query: str, seed: str, stop: int) -> list[dict]:
         pages, offset = [], 0
         while offset < stop:
             key = f"search|{query}|{offset}"
-            limit = min(size, stop - offset)
-            record = self.pages.get(key) or self._search_page(key, query, seed, offset, limit)
+            record = self.pages.get(key) or self._search_page(key, query, seed, offset, stop)
+            size = self.page_size
             offset += size
             if record is None:
                 continue
@@ -350,12 +380,36 @@ class _Collector:
                 break
         return pages
 
-    def _search_page(self, key: str, query: str, seed: str, offset: int, limit: int) -> dict | None:
+    def _search_page(self, key: str, query: str, seed: str, offset: int, stop: int) -> dict | None:
         sp = self.client.sp
-        body = self.client.call(
-            sp.search, q=query, limit=limit, offset=offset, type="track", expect="tracks"
-        )
-        return self._keep(key, seed, body and body["tracks"], wrapped=False)
+        while True:
+            limit = min(self.page_size, stop - offset)
+            try:
+                body = self.client.call(
+                    sp.search, q=query, limit=limit, offset=offset, type="track", expect="tracks"
+                )
+                break
+            except SpotifyStatusError as exc:
+                # a development-mode app may ask for 10 results at most: the answer to 50 is a
+                # 400 "Invalid limit" (at offset 0 the page boundaries stay the same)
+                refused = exc.status == 400 and "limit" in str(exc).lower()
+                if not refused or offset or self.page_size <= DEV_SEARCH_LIMIT:
+                    raise
+                log.warning(
+                    "Spotify refused %d results per search page (a development-mode app): "
+                    "asking for %d",
+                    self.page_size,
+                    DEV_SEARCH_LIMIT,
+                )
+                self.page_size = DEV_SEARCH_LIMIT
+                self._learn(refused_limit=limit, page_size=DEV_SEARCH_LIMIT)
+        tracks = (body or {}).get("tracks")
+        items = tracks.get("items") if isinstance(tracks, dict) else None
+        if isinstance(items, list) and "no_popularity" not in self.facts:
+            shown = [i for i in items if isinstance(i, dict) and i.get("id")]
+            if shown:  # development mode leaves popularity out of every track
+                self._learn(no_popularity=not any("popularity" in i for i in shown))
+        return self._keep(key, seed, tracks, wrapped=False)
 
     def playlists(self, ids: Sequence[str]) -> list[dict]:
         """Pages of every playlist; what Spotify does not know (400/404) is skipped with a warning."""
@@ -372,7 +426,7 @@ class _Collector:
             try:
                 record = self.pages.get(key) or self._playlist_page(key, pid, offset)
             except SpotifyStatusError as exc:
-                if exc.status not in (400, 404):
+                if exc.status not in (400, 403, 404):
                     raise
                 where = f"playlist {pid}" + (f" from item {offset}" if offset else "")
                 log.warning("skipping %s: %s", where, exc)
@@ -406,8 +460,42 @@ class _Collector:
         return self._keep(key, None, body, wrapped=True)
 
     def artists(self, ids: list[str]) -> list[dict]:
-        """Artist records for ``ids``, fetched in batches of 50."""
-        return self._batched("artists", ids, ARTIST_BATCH, self.client.sp.artists, parse_artist)
+        """Artist records for ``ids``, fetched in batches of 50, or one by one where the batch
+        endpoint is gone (403 for development-mode apps)."""
+
+        def fetch(batch: list[str]) -> object:
+            if self.facts.get("no_batch_artists"):
+                return {"artists": [self._one_artist(i) for i in batch]}
+            try:
+                return self.client.call(self.client.sp.artists, batch, expect="artists")
+            except SpotifyStatusError as exc:
+                if exc.status != 403:
+                    raise
+                # gone for development-mode apps; GET /artists/{id} still answers them
+                first = self._one_artist(batch[0], probe=True)
+                if first is None:
+                    raise  # neither answers: artists are closed to this app (see _batched)
+                log.warning(
+                    "Spotify answered 403 to GET /artists?ids= (gone for development-mode "
+                    "apps): fetching artists one by one"
+                )
+                self._learn(no_batch_artists=True)
+                return {"artists": [first, *(self._one_artist(i) for i in batch[1:])]}
+
+        records = self._batched("artists", ids, ARTIST_BATCH, fetch, parse_artist, called=True)
+        if records and "no_followers" not in self.facts:
+            self._learn(no_followers=all(r.get("listeners") is None for r in records))
+        return records
+
+    def _one_artist(self, artist_id: str, probe: bool = False) -> dict | None:
+        """``GET /artists/{id}``; ``None`` for an artist Spotify does not know (or, when
+        ``probe``, for an endpoint this app may not use)."""
+        try:
+            return self.client.call(self.client.sp.artist, artist_id, expect="id")
+        except SpotifyStatusError as exc:
+            if exc.status not in (400, 404, *((403,) if probe else ())):
+                raise
+            return None
 
     def features(self, ids: list[str]) -> list[dict]:
         """Measured audio features for ``ids``, fetched in batches of 100."""
@@ -425,8 +513,12 @@ class _Collector:
         size: int,
         fetch: Callable[[list[str]], object],
         parse: Callable[[object], dict | None],
+        called: bool = False,
     ) -> list[dict]:
-        """Records for ``ids`` under ``key``: batches done before are reused, a 403 ends asking."""
+        """Records for ``ids`` under ``key``: batches done before are reused, a 403 ends asking.
+
+        ``fetch(batch)`` is passed through :meth:`SpotifyClient.call`, unless ``called`` says it
+        does so itself."""
         records = self.store.load(key)
         if any(r.get("closed") for r in records):
             self._close(key, "seen before the resume")
@@ -434,14 +526,14 @@ class _Collector:
         todo = [] if key in self.closed else [i for i in ids if i not in done]
         for batch in self._bar(_chunks(todo, size), f"spotify {key}", "batch"):
             try:
-                body = self.client.call(fetch, batch, expect=key)
+                body = fetch(batch) if called else self.client.call(fetch, batch, expect=key)
             except SpotifyStatusError as exc:
                 if exc.status != 403:
                     raise
                 self._close(key, "this run")
                 self.store.add(key, {"closed": True})
                 break
-            if body is None or not isinstance(body[key], list):
+            if not isinstance(body, dict) or not isinstance(body.get(key), list):
                 self._skip(f"{key} batch from {batch[0]}")
                 continue
             record = {"ids": batch, "items": [x for x in map(parse, body[key]) if x]}
@@ -638,6 +730,27 @@ def _artists_frame(tracks: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
     return catalog.validate("artists", out.reset_index())
 
 
+def _mode_note(mode: str, facts: dict[str, object]) -> str:
+    """What kind of app Spotify treated this one as, and what that changed."""
+    if mode == EXTENDED:
+        return "spotify: the app has the full Web API (extended quota mode)"
+    told = []
+    if facts.get("refused_limit"):
+        told.append(f"search refused {facts['refused_limit']} results per page")
+    if facts.get("no_batch_artists"):
+        told.append("GET /artists?ids= answered 403")
+    if facts.get("no_popularity"):
+        told.append("tracks came without popularity")
+    if facts.get("no_followers"):
+        told.append("artists came without followers and popularity")
+    return (
+        f"spotify: development-mode app ({'; '.join(told)}): search pages of "
+        f"{facts.get('page_size') or 'the size asked for'}, artists fetched one by one where the "
+        "batch is gone, popularity and followers marked missing (the catalog takes artists' "
+        "popularity from Last.fm listeners where Last.fm knows them)"
+    )
+
+
 def _notes(counts: dict[str, int], closed: set[str], skipped: list[str]) -> list[str]:
     notes = [f"{key.replace('_', '-')}: 403, {_CLOSED_EFFECT[key]}" for key in sorted(closed)]
     estimated = counts["by_track"] + counts["by_artist"] + counts["by_genre"]
@@ -658,7 +771,7 @@ def collect_spotify(
     years: Sequence[str] = DEFAULT_YEARS,
     playlists: Sequence[str] = (),
     max_per_query: int = SEARCH_CAP,
-    page_size: int = SEARCH_LIMIT,
+    page_size: int | None = None,
     features_by_track: pd.DataFrame | None = None,
     features_by_artist: pd.DataFrame | None = None,
     api_base: str | None = None,
@@ -675,8 +788,8 @@ def collect_spotify(
         years: Year ranges such as ``2010-2019`` (or one year), searched as ``year:<y>``.
         playlists: Playlist ids whose tracks are added.
         max_per_query: Results taken per search query (Spotify serves at most 1000).
-        page_size: Search results per request: 50 at most, 10 for apps in development mode
-            since February 2026.
+        page_size: Search results per request (at most 50); by default 50, or 10 once Spotify
+            refuses 50 (apps in development mode since February 2026).
         features_by_track: Fallback features by track id (see :func:`fill_features`).
         features_by_artist: Fallback artist profiles (see :func:`fill_features`).
         api_base: Web API root; Spotify's by default.
@@ -704,7 +817,7 @@ def collect_spotify(
         "years": list(years),
         "playlists": list(playlists),
         "max_per_query": int(max_per_query),
-        "page_size": int(page_size),
+        "page_size": int(page_size) if page_size else "auto",
         "api_base": api_base or API_BASE,
     }
     client = SpotifyClient(
@@ -715,8 +828,8 @@ def collect_spotify(
         retries=retries,
     )
     store = Checkpoint(settings.raw_dir / "spotify" / "_work", params)
-    run = _Collector(client, store, progress)
-    pages = run.search(search_queries(genres, years), max_per_query, page_size)
+    run = _Collector(client, store, progress, page_size)
+    pages = run.search(search_queries(genres, years), max_per_query)
     pages += run.playlists(playlists)
     track_ids = _tracks_frame(pages)
     artists = run.artists(sorted(set(track_ids["artist_id"])))
@@ -725,11 +838,23 @@ def collect_spotify(
         pages, artists, measured, features_by_track, features_by_artist
     )
     store.clear()
+    mode, facts = run.mode, {**run.facts, "page_size": run.page_size}
     log.info("spotify: %d tracks, %d artists, features %s", len(tracks), len(artist_rows), counts)
+    log.info("%s", _mode_note(mode, facts))
     return RawBundle(
         source="spotify",
         tracks=tracks,
         artists=artist_rows,
-        params={**params, "retries": asdict(retries), "features": counts},
-        notes=_notes(counts, run.closed, run.skipped),
+        params={
+            **params,
+            "retries": asdict(retries),
+            "features": counts,
+            "api_mode": mode,
+            "api_facts": facts,
+        },
+        # development mode changes what the catalog holds, so it heads the notes
+        notes=[
+            *([_mode_note(mode, facts)] if mode == DEVELOPMENT else []),
+            *_notes(counts, run.closed, run.skipped),
+        ],
     )
