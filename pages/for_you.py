@@ -5,84 +5,85 @@ import streamlit as st
 
 from tunescout.serving.filters import Filters
 from tunescout.ui import calls, routing, state, tables, widgets
-from tunescout.ui.text import escape
+from tunescout.ui.text import escape, one_line_errors
 from tunescout.vocabulary import LABELS, SIGNALS
 
 routing.ensure_routed(__file__)
 
-engine = state.require_engine()
-profile, saved = state.profile(), state.ratings()
-st.title("🎁 For You")
+with one_line_errors("Showing For You"):
+    engine = state.require_engine()
+    profile, saved = state.profile(), state.ratings()
+    st.title("🎁 For You")
 
-with st.form("for_you"):
-    mood = (
-        st.text_input("Mood (optional)", placeholder="late night drive", max_chars=200).strip()
-        or None
-    )
-    left, right = st.columns(2)
-    familiarity = left.select_slider(
-        "Familiarity",
-        options=list(widgets.FAMILIARITY),
-        value="Anything",
-        help="How well known the suggestions are (by popularity)",
-    )
-    diversity = right.slider(
-        "Diversity", 0.0, 1.0, 0.15, 0.05, help="0 = closest matches, 1 = most varied"
-    )
-    with st.expander("Model weights"):
-        auto = st.checkbox(
-            "Let tunescout choose (adapts to how many artists you liked)", value=True
+    with st.form("for_you"):
+        mood = (
+            st.text_input("Mood (optional)", placeholder="late night drive", max_chars=200).strip()
+            or None
         )
-        cols = st.columns(len(SIGNALS))
-        chosen = {
-            name: col.slider(LABELS[name], 0.0, 1.0, 0.25, 0.05, key=f"w_{name}")
-            for col, name in zip(cols, SIGNALS, strict=True)
-        }
-    k = st.slider("How many", 5, 30, 10, 5)
-    st.form_submit_button("Update", type="primary")
-weights = None if auto else chosen
+        left, right = st.columns(2)
+        familiarity = left.select_slider(
+            "Familiarity",
+            options=list(widgets.FAMILIARITY),
+            value="Anything",
+            help="How well known the suggestions are (by popularity)",
+        )
+        diversity = right.slider(
+            "Diversity", 0.0, 1.0, 0.15, 0.05, help="0 = closest matches, 1 = most varied"
+        )
+        with st.expander("Model weights"):
+            auto = st.checkbox(
+                "Let tunescout choose (adapts to how many artists you liked)", value=True
+            )
+            cols = st.columns(len(SIGNALS))
+            chosen = {
+                name: col.slider(LABELS[name], 0.0, 1.0, 0.25, 0.05, key=f"w_{name}")
+                for col, name in zip(cols, SIGNALS, strict=True)
+            }
+        k = st.slider("How many", 5, 30, 10, 5)
+        st.form_submit_button("Update", type="primary")
+    weights = None if auto else chosen
 
-if saved or mood:
-    st.caption(
-        f"From {len(saved)} ratings saved as “{escape(profile)}”"
-        + (f" and the mood “{escape(mood)}”" if mood else "")
-        + ". 👍 / 👎 refine them; pick a row for its sound profile."
-    )
-artists_tab, tracks_tab, queue_tab = st.tabs(["Artists", "Tracks", "Play next"])
-if not saved and not mood:
-    artists_tab.info("Rate a few artists first (five or more work best), or type a mood above.")
-    with artists_tab:
-        st.page_link(routing.RATE, label="Rate artists", icon="⭐")
-else:
-    with artists_tab, st.spinner("Finding artists…"):
-        band = Filters(popularity=widgets.popularity_band(familiarity, "artist"))
-        found = calls.recommend(
-            saved, k, mood=mood, weights=weights, filters=band, diversity=diversity
+    if saved or mood:
+        st.caption(
+            f"From {len(saved)} ratings saved as “{escape(profile)}”"
+            + (f" and the mood “{escape(mood)}”" if mood else "")
+            + ". 👍 / 👎 refine them; pick a row for its sound profile."
         )
-        tables.results(found, "fy_artists", kind="artist", text="reason")
-    with tracks_tab, st.spinner("Finding tracks…"):
-        band = Filters(popularity=widgets.popularity_band(familiarity, "track"))
-        found = calls.recommend_tracks(
-            saved, k, mood=mood, weights=weights, filters=band, diversity=diversity
-        )
-        tables.results(found, "fy_tracks", kind="track", text="reason")
-
-with queue_tab:
-    queue = [t for t in state.store().queue(profile) if t in engine.tracks.index]
-    if not queue:
-        st.info(
-            "Your queue is empty: press ▶ Play next on any track (here, in Mood search or Similar)."
-        )
+    artists_tab, tracks_tab, queue_tab = st.tabs(["Artists", "Tracks", "Play next"])
+    if not saved and not mood:
+        artists_tab.info("Rate a few artists first (five or more work best), or type a mood above.")
+        with artists_tab:
+            st.page_link(routing.RATE, label="Rate artists", icon="⭐")
     else:
-        info = engine.track_info(queue)
-        st.dataframe(
-            info[["name", "artist_name", "release_year"]],
-            hide_index=True,
-            column_config={"release_year": st.column_config.NumberColumn("year", format="%d")},
-        )
-        if st.button("Clear the queue"):
-            state.store().clear_queue(profile)
-            st.rerun()
-        st.subheader("What comes next")
-        found = calls.continue_session(queue, k)
-        tables.results(found, "fy_next", kind="track", text="reason")
+        with artists_tab, st.spinner("Finding artists…"):
+            band = Filters(popularity=widgets.popularity_band(familiarity, "artist"))
+            found = calls.recommend(
+                saved, k, mood=mood, weights=weights, filters=band, diversity=diversity
+            )
+            tables.results(found, "fy_artists", kind="artist", text="reason")
+        with tracks_tab, st.spinner("Finding tracks…"):
+            band = Filters(popularity=widgets.popularity_band(familiarity, "track"))
+            found = calls.recommend_tracks(
+                saved, k, mood=mood, weights=weights, filters=band, diversity=diversity
+            )
+            tables.results(found, "fy_tracks", kind="track", text="reason")
+
+    with queue_tab:
+        queue = [t for t in state.store().queue(profile) if t in engine.tracks.index]
+        if not queue:
+            st.info(
+                "Your queue is empty: press ▶ Play next on any track (here, in Mood search or Similar)."
+            )
+        else:
+            info = engine.track_info(queue)
+            st.dataframe(
+                info[["name", "artist_name", "release_year"]],
+                hide_index=True,
+                column_config={"release_year": st.column_config.NumberColumn("year", format="%d")},
+            )
+            if st.button("Clear the queue"):
+                state.store().clear_queue(profile)
+                st.rerun()
+            st.subheader("What comes next")
+            found = calls.continue_session(queue, k)
+            tables.results(found, "fy_next", kind="track", text="reason")

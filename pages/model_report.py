@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from tunescout.catalog.io import read_json
 from tunescout.ui import plots, routing, state
+from tunescout.ui.text import one_line_errors
 
 routing.ensure_routed(__file__)
 
@@ -23,16 +24,22 @@ CHARTED = (
     "novelty@10",
 )
 HIDDEN = {"seed"}  # the mean of the seeds is not a result
+MAX_REPORT_BYTES = 64 << 20
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def read_report(path: str, modified: float) -> dict | str:
     """A report's JSON, or why it cannot be read (``modified`` makes a rewritten file reload)."""
+    shown = f"reports/{Path(path).name}"  # never the server's path to it
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        return f"{Path(path).name} cannot be read ({err}); re-run `{EVALUATE}`."
-    return data if isinstance(data, dict) else f"{Path(path).name} does not hold a JSON object."
+        data = read_json(Path(path), MAX_REPORT_BYTES)
+    except OSError as err:
+        return (
+            f"{shown} cannot be read ({err.strerror or type(err).__name__}); re-run `{EVALUATE}`."
+        )
+    except ValueError as err:
+        return f"{shown} cannot be read ({err}); re-run `{EVALUATE}`."
+    return data if isinstance(data, dict) else f"{shown} does not hold a JSON object."
 
 
 def report(name: str, current_build: str | None) -> dict | None:
@@ -43,7 +50,7 @@ def report(name: str, current_build: str | None) -> dict | None:
     if isinstance(data, str):
         st.error(data)
     elif data is None:
-        st.info(f"No {name} in {path.parent}. Create it with `{EVALUATE}`.")
+        st.info(f"No reports/{name} in the data dir yet. Create it with `{EVALUATE}`.")
     else:
         made = data.get("dataset", {})
         build = made.get("index_build") if isinstance(made, dict) else None
@@ -79,57 +86,61 @@ def models(results: dict, key: str) -> None:
         st.plotly_chart(plots.metric_bars(table, chosen), key=f"{key}_bars")
 
 
-st.title("Model report")
-status = state.require_engine().status()
+with one_line_errors("Showing the model report"):
+    st.title("Model report")
+    status = state.require_engine().status()
 
-st.header("Recommendation models")
-evaluation = report("evaluation.json", status["index_build"])
-if evaluation is not None:
-    if evaluation.get("models"):
-        st.subheader("Known listeners (holdout)")
-        models(evaluation["models"], "known")
-    if evaluation.get("survey"):
-        st.subheader("Survey users (cold start)")
-        models(evaluation["survey"], "survey")
-    with st.expander("Protocol"):
-        st.json(evaluation.get("protocol", {}))
+    st.header("Recommendation models")
+    evaluation = report("evaluation.json", status["index_build"])
+    if evaluation is not None:
+        if evaluation.get("models"):
+            st.subheader("Known listeners (holdout)")
+            models(evaluation["models"], "known")
+        if evaluation.get("survey"):
+            st.subheader("Survey users (cold start)")
+            models(evaluation["survey"], "survey")
+        with st.expander("Protocol"):
+            st.json(evaluation.get("protocol", {}))
 
-st.header("Mood search")
-mood = report("mood.json", status["index_build"])
-if mood is not None:
-    summary = pd.DataFrame(
-        {"search_mood": mood.get("summary", {}), "plain MiniLM": mood.get("baseline_summary", {})}
-    )
-    st.dataframe(summary.dropna(axis=1, how="all"))
-    if "latency_ms" in mood:
-        st.caption(f"Median latency {mood['latency_ms']:.0f} ms per query.")
-    queries = pd.DataFrame(mood.get("queries", []))
-    if {"query", "score"} <= set(queries.columns):
-        scores = ["score", "baseline"] if "baseline" in queries else ["score"]
-        fig = plots.query_scores(
-            queries, "query", scores, {"score": "search_mood", "baseline": "plain MiniLM"}
+    st.header("Mood search")
+    mood = report("mood.json", status["index_build"])
+    if mood is not None:
+        summary = pd.DataFrame(
+            {
+                "search_mood": mood.get("summary", {}),
+                "plain MiniLM": mood.get("baseline_summary", {}),
+            }
         )
-        st.plotly_chart(fig, key="mood_scores")
-        st.dataframe(queries, hide_index=True)
+        st.dataframe(summary.dropna(axis=1, how="all"))
+        if "latency_ms" in mood:
+            st.caption(f"Median latency {mood['latency_ms']:.0f} ms per query.")
+        queries = pd.DataFrame(mood.get("queries", []))
+        if {"query", "score"} <= set(queries.columns):
+            scores = ["score", "baseline"] if "baseline" in queries else ["score"]
+            fig = plots.query_scores(
+                queries, "query", scores, {"score": "search_mood", "baseline": "plain MiniLM"}
+            )
+            st.plotly_chart(fig, key="mood_scores")
+            st.dataframe(queries, hide_index=True)
 
-st.header("Data provenance")
-if status["synthetic"]:
-    st.warning("This catalog is synthetic: made-up artists and listeners, not real music.")
-for column, (name, rows) in zip(
-    st.columns(len(status["rows"])), status["rows"].items(), strict=True
-):
-    column.metric(name.replace("_", " "), f"{rows:,}")
-facts = {
-    "sources": ", ".join(status["sources"]) or "(none)",
-    "catalog built": status["catalog_built_at"] or "(unknown)",
-    "index build": status["index_build"] or "(none)",
-    "index components": ", ".join(status["components"]) or "(none)",
-}
-facts |= {f"coverage: {k.replace('_', ' ')}": f"{v:.1%}" for k, v in status["coverage"].items()}
-st.dataframe(pd.Series(facts, name="value"))
-if status["coverage"]:
-    st.caption(
-        "Coverage: the share of Last.fm listening (by weight and by artist) on artists with measured audio features."
-    )
-for note in status["notes"]:
-    st.text(note)
+    st.header("Data provenance")
+    if status["synthetic"]:
+        st.warning("This catalog is synthetic: made-up artists and listeners, not real music.")
+    for column, (name, rows) in zip(
+        st.columns(len(status["rows"])), status["rows"].items(), strict=True
+    ):
+        column.metric(name.replace("_", " "), f"{rows:,}")
+    facts = {
+        "sources": ", ".join(status["sources"]) or "(none)",
+        "catalog built": status["catalog_built_at"] or "(unknown)",
+        "index build": status["index_build"] or "(none)",
+        "index components": ", ".join(status["components"]) or "(none)",
+    }
+    facts |= {f"coverage: {k.replace('_', ' ')}": f"{v:.1%}" for k, v in status["coverage"].items()}
+    st.dataframe(pd.Series(facts, name="value"))
+    if status["coverage"]:
+        st.caption(
+            "Coverage: the share of Last.fm listening (by weight and by artist) on artists with measured audio features."
+        )
+    for note in status["notes"]:
+        st.text(note)

@@ -3,98 +3,105 @@ more, and manage the saved ratings (export, import, delete)."""
 
 import streamlit as st
 
-from tunescout.serving.ratings import ImportRejected
 from tunescout.ui import calls, routing, state
-from tunescout.ui.text import escape, show_error
+from tunescout.ui.text import escape, one_line_errors
 
 routing.ensure_routed(__file__)
 
-SURVEY = 10
-engine = state.require_engine()
-profile, store = state.profile(), state.store()
-saved = store.ratings(profile)
-flash = st.session_state.pop("ratings_flash", None)
-version = st.session_state.setdefault("ratings_version", 0)  # bumped when ratings change in bulk
-seed = st.session_state.setdefault("survey_seed", 0)
-skipped = st.session_state.setdefault("survey_skipped", set())
+with one_line_errors("Showing Rate artists"):
+    SURVEY = 10
+    engine = state.require_engine()
+    profile, store = state.profile(), state.store()
+    saved = store.ratings(profile)
+    flash = st.session_state.pop("ratings_flash", None)
+    version = st.session_state.setdefault(
+        "ratings_version", 0
+    )  # bumped when ratings change in bulk
+    seed = st.session_state.setdefault("survey_seed", 0)
+    skipped = st.session_state.setdefault("survey_skipped", set())
 
+    @one_line_errors("Saving your rating")
+    def save(artist_id: str, key: str) -> None:
+        """Store the stars just clicked (clicking the same star again clears the rating)."""
+        value = st.session_state[key]
+        if value is None:
+            store.forget(profile, artist_id)
+        else:
+            store.rate(profile, artist_id, value + 1)
 
-def save(artist_id: str, key: str) -> None:
-    """Store the stars just clicked (clicking the same star again clears the rating)."""
-    value = st.session_state[key]
-    if value is None:
-        store.forget(profile, artist_id)
-    else:
-        store.rate(profile, artist_id, value + 1)
+    def stars(row, where: str) -> None:
+        key = f"stars_{where}_{version}_{profile}_{row['artist_id']}"
+        with st.container(border=True):
+            st.markdown(f"**{escape(row['name'])}**")
+            st.caption(escape(row["why"] if "why" in row else ", ".join(list(row["genres"])[:3])))
+            current = saved.get(row["artist_id"])
+            st.feedback(
+                "stars",
+                key=key,
+                default=None if current is None else current - 1,
+                on_change=save,
+                args=(row["artist_id"], key),
+            )
 
-
-def stars(row, where: str) -> None:
-    key = f"stars_{where}_{version}_{profile}_{row['artist_id']}"
-    with st.container(border=True):
-        st.markdown(f"**{escape(row['name'])}**")
-        st.caption(escape(row["why"] if "why" in row else ", ".join(list(row["genres"])[:3])))
-        current = saved.get(row["artist_id"])
-        st.feedback(
-            "stars",
-            key=key,
-            default=None if current is None else current - 1,
-            on_change=save,
-            args=(row["artist_id"], key),
-        )
-
-
-st.title("⭐ Rate artists")
-if flash:
-    st.success(flash)
-survey = calls.survey_artists(SURVEY, exclude=sorted(skipped), seed=seed)
-if survey is None:
-    st.stop()
-rated = sum(a in saved for a in survey["artist_id"])
-st.progress(
-    rated / SURVEY,
-    text=f"{rated} of {SURVEY} rated · {len(saved)} ratings saved as “{escape(profile)}”",
-)
-if rated >= 3:
-    st.page_link(routing.FOR_YOU, label="See your recommendations", icon="🎁")
-cols = st.columns(2)
-for i, (_, row) in enumerate(survey.iterrows()):
-    with cols[i % 2]:
-        stars(row, "survey")
-if st.button("Show me other artists", help="Artists you have not rated are swapped for new ones"):
-    skipped.update(a for a in survey["artist_id"] if a not in saved)
-    st.session_state["survey_seed"] = seed + 1
-    st.rerun()
-
-with st.expander("Find an artist to rate"):
-    needle = st.text_input("Artist name", key="find_artist", max_chars=100)
-    hits = calls.find_artists(needle, 5) if needle.strip() else None
-    for _, row in hits.iterrows() if hits is not None else []:
-        stars(row, "find")
-    if hits is not None and hits.empty:
-        st.caption("No artist by that name in the catalog.")
-
-st.subheader("Your ratings")
-if saved:
-    table = store.table(profile)
-    table["name"] = table["artist_id"].map(engine.artists["name"]).fillna("(not in this catalog)")
-    st.dataframe(table[["name", "stars", "updated_at", "artist_id"]], hide_index=True)
-    st.download_button(
-        "Export CSV", store.export_csv(profile), f"ratings-{profile}.csv", "text/csv"
+    st.title("⭐ Rate artists")
+    if flash:
+        st.success(flash)
+    survey = calls.survey_artists(SURVEY, exclude=sorted(skipped), seed=seed)
+    if survey is None:
+        st.stop()
+    rated = sum(a in saved for a in survey["artist_id"])
+    st.progress(
+        rated / SURVEY,
+        text=f"{rated} of {SURVEY} rated · {len(saved)} ratings saved as “{escape(profile)}”",
     )
-else:
-    st.info("No ratings yet: click the stars above.")
-upload = st.file_uploader("Import a ratings CSV (columns artist_id, stars)", type=["csv"])
-if upload is not None and st.button("Import", key="import"):
-    try:
-        count = store.import_csv(profile, upload.getvalue(), known=set(engine.artists.index))
-        st.session_state["ratings_version"] = version + 1
-        st.session_state["ratings_flash"] = f"Imported {count} ratings."
+    if rated >= 3:
+        st.page_link(routing.FOR_YOU, label="See your recommendations", icon="🎁")
+    cols = st.columns(2)
+    for i, (_, row) in enumerate(survey.iterrows()):
+        with cols[i % 2]:
+            stars(row, "survey")
+    if st.button(
+        "Show me other artists", help="Artists you have not rated are swapped for new ones"
+    ):
+        skipped.update(a for a in survey["artist_id"] if a not in saved)
+        st.session_state["survey_seed"] = seed + 1
         st.rerun()
-    except ImportRejected as exc:
-        show_error(exc)
-confirm = bool(saved) and st.toggle("Delete ratings…", key="delete_toggle")
-label = f"Delete all {len(saved)} ratings of “{escape(profile)}”"
-if confirm and st.button(label, type="primary"):
-    store.delete_profile(profile)
-    st.session_state["ratings_version"] = version + 1
-    st.rerun()
+
+    with st.expander("Find an artist to rate"):
+        needle = st.text_input("Artist name", key="find_artist", max_chars=100)
+        hits = calls.find_artists(needle, 5) if needle.strip() else None
+        for _, row in hits.iterrows() if hits is not None else []:
+            stars(row, "find")
+        if hits is not None and hits.empty:
+            st.caption("No artist by that name in the catalog.")
+
+    st.subheader("Your ratings")
+    if saved:
+        table = store.table(profile)
+        table["name"] = (
+            table["artist_id"].map(engine.artists["name"]).fillna("(not in this catalog)")
+        )
+        st.dataframe(table[["name", "stars", "updated_at", "artist_id"]], hide_index=True)
+        st.download_button(
+            "Export CSV",
+            store.export_csv(profile, names=engine.artists["name"]),
+            f"ratings-{profile}.csv",
+            "text/csv",
+            help="artist_id, artist_name, stars, updated_at; opens safely in a spreadsheet",
+        )
+    else:
+        st.info("No ratings yet: click the stars above.")
+    upload = st.file_uploader("Import a ratings CSV (columns artist_id, stars)", type=["csv"])
+    if upload is not None and st.button("Import", key="import"):
+        with one_line_errors("Importing the ratings"):
+            count = store.import_csv(profile, upload.getvalue(), known=set(engine.artists.index))
+            st.session_state["ratings_version"] = version + 1
+            st.session_state["ratings_flash"] = f"Imported {count} ratings."
+            st.rerun()
+    confirm = bool(saved) and st.toggle("Delete ratings…", key="delete_toggle")
+    label = f"Delete all {len(saved)} ratings of “{escape(profile)}”"
+    if confirm and st.button(label, type="primary"):
+        with one_line_errors("Deleting the ratings"):
+            store.delete_profile(profile)
+            st.session_state["ratings_version"] = version + 1
+            st.rerun()

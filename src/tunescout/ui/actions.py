@@ -8,23 +8,26 @@ import streamlit as st
 
 from tunescout.ui import state
 from tunescout.ui.routing import SIMILAR
-from tunescout.ui.text import escape
+from tunescout.ui.text import escape, one_line_errors
 
 LIKE, SKIP = 5, 2  # stars a like / a skip stands for
 
 
+@one_line_errors("Saving your rating")
 def rate(artist_id: str, stars: int, name: str) -> None:
     """Save ``stars`` for the artist under the active profile and say so in a toast."""
     state.store().rate(state.profile(), artist_id, stars)
     st.toast(f"{'Liked' if stars == LIKE else 'Skipped'} {escape(name)}: saved as {stars} stars")
 
 
+@one_line_errors("Adding the track to your queue")
 def queue(track_id: str, name: str) -> None:
     """Add the track to the active profile's play-next queue and say so in a toast."""
     state.store().enqueue(state.profile(), track_id)
     st.toast(f"Queued {escape(name)}")
 
 
+@one_line_errors("Opening Similar")
 def more_like_this(kind: str, item_id: str) -> None:
     """Open Similar on the item (``kind`` "track" or "artist")."""
     st.switch_page(SIMILAR, query_params={"profile": state.profile(), kind: item_id})

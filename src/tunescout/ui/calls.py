@@ -1,5 +1,6 @@
-"""Typed, cached calls of the engine: each answer is cached per index build and arguments, and an
-engine refusal becomes a one-line error on the page (the call returns ``None``)."""
+"""Typed, cached calls of the engine: each answer is cached per index build and arguments, and any
+failure (an engine refusal or anything else) becomes a one-line error on the page (the call returns
+``None``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from typing import Concatenate, ParamSpec
 import pandas as pd
 import streamlit as st
 
-from tunescout.errors import TunescoutError
 from tunescout.serving.filters import Filters
 from tunescout.ui import state
-from tunescout.ui.text import show_error
+from tunescout.ui.text import one_line_errors
 from tunescout.vocabulary import HYBRID
 
 P = ParamSpec("P")
@@ -22,12 +22,10 @@ _KEYED = {"show_spinner": False, "hash_funcs": {Filters: repr}}
 def _shown(
     answer: Callable[Concatenate[str, P], pd.DataFrame], *args: P.args, **kwargs: P.kwargs
 ) -> pd.DataFrame | None:
-    """``answer(build id, ...)``; on a :class:`TunescoutError` a one-line error and ``None``."""
-    try:
+    """``answer(build id, ...)``; on any failure a one-line error and ``None``."""
+    with one_line_errors("Finding the answer"):
         return answer(state.engine().build.id, *args, **kwargs)
-    except TunescoutError as exc:
-        show_error(exc)
-        return None
+    return None
 
 
 # ---- cached answers (the first argument, the index build id, keys the cache) -----------------
