@@ -87,6 +87,20 @@ def _int(name: str, default: int) -> int:
         return default
 
 
+def _float(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value == value and abs(value) != float("inf") else default
+
+
+def ratings_timeout() -> float:
+    """Seconds a ratings write waits for another writer: ``TUNESCOUT_RATINGS_TIMEOUT``, default 10
+    (0 to 3600)."""
+    return min(max(_float("TUNESCOUT_RATINGS_TIMEOUT", 10.0), 0.0), 3600.0)
+
+
 def ivf_threads() -> int:
     """Threads one approximate (IVF) search may use: ``TUNESCOUT_IVF_THREADS``, default up to 2."""
     return max(1, _int("TUNESCOUT_IVF_THREADS", min(2, os.cpu_count() or 1)))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tunescout import config
 from tunescout.errors import InputError, StorageError
 from tunescout.serving import checks
 
@@ -238,7 +239,8 @@ class RatingsStore:
         path: The database file (created with its folder when missing). It must be a file, not a
             symbolic link (nor may SQLite's ``-wal``, ``-shm`` or ``-journal`` files beside it be):
             ratings are written only where the data dir says.
-        timeout: Seconds a write waits for another writer before giving up (0 to 3600).
+        timeout: Seconds a write waits for another writer before giving up (0 to 3600); by
+            default ``TUNESCOUT_RATINGS_TIMEOUT`` or 10.
 
     Raises:
         InputError: ``timeout`` is not a number from 0 to 3600.
@@ -251,8 +253,10 @@ class RatingsStore:
         {'ar1': 5}
     """
 
-    def __init__(self, path: str | Path, timeout: float = 10.0) -> None:
+    def __init__(self, path: str | Path, timeout: float | None = None) -> None:
         self.path = Path(path)
+        if timeout is None:
+            timeout = config.ratings_timeout()
         self.timeout = checks.real(timeout, "the ratings database's timeout", 0.0, MAX_TIMEOUT)
         # messages name the file, not where the server keeps it
         self.shown = f"the ratings database ({self.path.name})"
