@@ -6,7 +6,7 @@ Profiles are folded into the ALS artist (or track) model; see :mod:`tunescout.in
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Self
@@ -58,7 +58,7 @@ class CollaborativeIndex(Index):
         cls,
         catalog: Catalog,
         previous: CollaborativeIndex | None = None,
-        progress: bool = False,
+        progress: bool | Callable[[int, int], None] = False,
         **params: object,
     ) -> Self:
         """Fit the artist model (and the track model when interactions carry ``track_id``).
@@ -66,7 +66,8 @@ class CollaborativeIndex(Index):
         Args:
             catalog: Its ``interactions`` table is used.
             previous: Unused (a fit takes seconds).
-            progress: Show implicit's tqdm bar per fit.
+            progress: ``True`` shows implicit's tqdm bar per fit; a callable is told ``(items
+                fitted, items)`` after each of the artist and track models instead.
             **params: Fields of :class:`ALSParams`.
 
         Raises:
@@ -79,10 +80,17 @@ class CollaborativeIndex(Index):
                 "the catalog has no interactions for ALS: collect listening data with "
                 "`python scripts/collect.py`, then `python scripts/build.py`"
             )
-        parts = {"artists": FactorModel(config, "artist_id", progress).fit(frame)}
+        bars = progress is True
+        count = progress if callable(progress) else lambda done, total: None
         with_tracks = frame[frame["track_id"].notna()]
+        n_artists = frame["artist_id"].nunique()
+        total = n_artists + (with_tracks["track_id"].nunique() if len(with_tracks) else 0)
+        count(0, total)
+        parts = {"artists": FactorModel(config, "artist_id", bars).fit(frame)}
+        count(n_artists, total)
         if not with_tracks.empty:
-            parts["tracks"] = FactorModel(config, "track_id", progress).fit(with_tracks)
+            parts["tracks"] = FactorModel(config, "track_id", bars).fit(with_tracks)
+        count(total, total)
         return cls(parts, config)
 
     def part(self, kind: Kind = "artists") -> FactorModel:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
@@ -206,7 +207,7 @@ class ContentIndex(Index):
         cls,
         catalog: Catalog,
         previous: ContentIndex | None = None,
-        progress: bool = False,
+        progress: bool | Callable[[int, int], None] = False,
         method: str = "auto",
         approximate_from: int = APPROXIMATE_FROM,
         ef_search: int = EF_SEARCH,
@@ -217,7 +218,7 @@ class ContentIndex(Index):
         Args:
             catalog: The catalog; tracks always have features, artists may have aggregates.
             previous: Unused (fitting takes about a second).
-            progress: Unused.
+            progress: A callable is told ``(items done, items)`` (tracks and artists); no bars.
             method: ``"exact"``, ``"hnsw"``, ``"ivf"`` or ``"auto"``.
             approximate_from: Size at which ``auto`` switches to the approximate index.
             ef_search: HNSW search breadth.
@@ -232,6 +233,8 @@ class ContentIndex(Index):
             raise InputError(f"unknown content weights {unknown}; known: {list(DEFAULT_WEIGHTS)}")
         weights = DEFAULT_WEIGHTS | (weights or {})
         tracks, artists = catalog.tracks, catalog.artists
+        count = progress if callable(progress) else lambda done, total: None
+        count(0, len(tracks) + len(artists))
         with_features = artists[artists[AUDIO_FEATURES].notna().any(axis=1)]
         fit_on = tracks if len(tracks) else with_features
         if not len(fit_on):
@@ -241,6 +244,7 @@ class ContentIndex(Index):
         learned = fit_params(fit_on)
         transform = make_transform(learned, weights)
         track_vecs = _apply(transform, tracks)
+        count(len(tracks), len(tracks) + len(artists))
         by_artist = pd.DataFrame(track_vecs).groupby(tracks["artist_id"].to_numpy()).mean()
         extra = with_features[~with_features["artist_id"].isin(by_artist.index)]
         artist_ids = [*by_artist.index, *extra["artist_id"]]
@@ -263,6 +267,7 @@ class ContentIndex(Index):
             "artists_from_features": len(extra),
         }
         log.info("content index built: %s", rows)
+        count(len(tracks) + len(artists), len(tracks) + len(artists))
         return cls(transform, vectors, params, rows)
 
     def frame(self, kind: Kind = "tracks") -> pd.DataFrame:

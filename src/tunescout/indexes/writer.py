@@ -1,5 +1,11 @@
 """Writing index builds: a new build is written beside the current one, hashed into its manifest,
-renamed into place and made current in one atomic step; old builds are pruned."""
+renamed into place and made current in one atomic step; old builds are pruned.
+
+A writer holds the data directory's lock (:class:`tunescout.jobs.DataLock` on the index folder's
+parent) from start to end, so builds never overlap: a second writer waits for the first. Because
+every writer holds it, a ``*.partial`` folder found by the holder was left by a writer that died
+(the kernel dropped its lock), and only then is it removed; a live writer's files are never touched.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from tunescout.indexes.store import (
     list_builds,
     write_manifest,
 )
+from tunescout.jobs import DataLock, LockBusy, describe
 from tunescout.vocabulary import canonical
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,7 @@ class BuildWriter:
         catalog_hash: ``catalog.read_manifest(dir)["catalog_hash"]`` of the catalog built from.
         base: The current build; components not written here are carried over from it.
         keep: How many finished builds to keep afterwards (the current one is never deleted).
+        wait: Seconds to wait for another writer of the data directory (``None``: until it ends).
 
     Example:
         >>> with BuildWriter(index_dir, catalog_hash, base=None) as build:  # doctest: +SKIP
@@ -85,9 +93,16 @@ class BuildWriter:
     """
 
     def __init__(
-        self, index_dir: Path, catalog_hash: str, base: Build | None = None, keep: int = KEEP
+        self,
+        index_dir: Path,
+        catalog_hash: str,
+        base: Build | None = None,
+        keep: int = KEEP,
+        wait: float | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
+        self.lock = DataLock(self.index_dir.parent)
+        self.wait = wait
         self.catalog_hash = catalog_hash
         self.base = base
         self.keep = keep
@@ -98,15 +113,24 @@ class BuildWriter:
         self._started = 0.0
 
     def __enter__(self) -> BuildWriter:
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        for stale in self.index_dir.glob(f"*{PARTIAL}"):
-            log.warning("removing %s left by an interrupted build", stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        self._started = time.time()
-        self.id = self._new_id()
-        self.folder = self.index_dir / f"{self.id}{PARTIAL}"
-        self.folder.mkdir()
+        if not self.lock.acquire(self.wait, on_wait=self._waiting):
+            raise LockBusy(f"another build is writing {self.index_dir}; try again when it ends")
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            for stale in self.index_dir.glob(f"*{PARTIAL}"):  # its writer died: we hold the lock
+                log.warning("removing %s left by an interrupted build", stale)
+                shutil.rmtree(stale, ignore_errors=True)
+            self._started = time.time()
+            self.id = self._new_id()
+            self.folder = self.index_dir / f"{self.id}{PARTIAL}"
+            self.folder.mkdir()
+        except BaseException:
+            self.lock.release()
+            raise
         return self
+
+    def _waiting(self, holder: dict | None) -> None:
+        log.warning("waiting for %s to finish writing %s", describe(holder), self.index_dir.parent)
 
     def _new_id(self) -> str:
         """A UTC timestamp, suffixed ``-N`` past any build of the same second (even a pruned
@@ -151,6 +175,12 @@ class BuildWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        try:
+            self._finish(exc_type, exc)
+        finally:
+            self.lock.release()
+
+    def _finish(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
         if exc_type is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             log.warning(
