@@ -11,9 +11,10 @@ from typing import Literal, get_args
 
 from tunescout.errors import InputError
 
-Model = Literal["audio", "als", "semantic"]
-"""An index: audio-feature cosine, co-listening ALS, or MiniLM text semantics."""
-Signal = Literal["audio", "als", "semantic", "popularity"]
+Model = Literal["audio", "als", "semantic", "coplay", "tags"]
+"""An index: audio-feature cosine, co-listening ALS, MiniLM text semantics, item-item co-listening
+(EDLAE fold-in, RP3beta neighbours) or Last.fm tag and genre profiles."""
+Signal = Literal["audio", "als", "semantic", "coplay", "tags", "popularity"]
 """What fusion blends: every model plus catalog popularity."""
 Kind = Literal["tracks", "artists"]
 Fusion = Literal["weighted", "rrf"]
@@ -28,10 +29,19 @@ LABELS: dict[str, str] = {
     "audio": "Audio (cosine)",
     "als": "Co-listening (ALS)",
     "semantic": "Text (MiniLM)",
+    "coplay": "Co-listening (item-item)",
+    "tags": "Tags (Last.fm)",
     "popularity": "Popularity",
     HYBRID: "Hybrid",
 }
-SHORT: dict[str, str] = {"audio": "audio", "als": "ALS", "semantic": "text", "popularity": "pop"}
+SHORT: dict[str, str] = {
+    "audio": "audio",
+    "als": "ALS",
+    "semantic": "text",
+    "coplay": "co-listen",
+    "tags": "tags",
+    "popularity": "pop",
+}
 
 # Names used before the vocabulary was settled; read, never written.
 _OLD: dict[str, str] = {"content": "audio", "cosine": "audio", "collaborative": "als"}

@@ -235,10 +235,13 @@ ALS_OPTIONS = {
     "random_state": 3,
     "num_threads": 1,
 }
+COPLAY_OPTIONS = {"l2": 5.0, "dropout": 0.5, "history_l2": 20.0}  # small λ for 12 listeners
 CASES: dict[str, Case] = {
     "audio": Case("audio", {"method": "exact"}),
     "als": Case("als", ALS_OPTIONS, needs_track_listening=True),
     "semantic": Case("semantic", {"encoder": HashingEncoder(), "method": "exact"}),
+    "coplay": Case("coplay", COPLAY_OPTIONS, needs_track_listening=True),
+    "tags": Case("tags"),
 }
 
 
@@ -451,7 +454,7 @@ class IndexContract:
 
 @pytest.mark.parametrize("case", list(CASES.values()), ids=str, scope="class")
 class TestIndexContract(IndexContract):
-    """The contract over the built-in indexes: audio, ALS and semantic."""
+    """The contract over the built-in indexes: audio, ALS, semantic, co-listening and tags."""
 
 
 def test_every_registered_index_has_a_case() -> None:

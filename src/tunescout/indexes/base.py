@@ -36,6 +36,8 @@ MODULES = (
     "tunescout.indexes.content",
     "tunescout.indexes.collaborative",
     "tunescout.indexes.semantic",
+    "tunescout.indexes.coplay",
+    "tunescout.indexes.tags",
 )
 
 

@@ -16,6 +16,8 @@ _HELP = {
     "audio": "audio features",
     "als": "co-listening",
     "semantic": "descriptions and tags",
+    "coplay": "listeners who play both (item-item)",
+    "tags": "shared Last.fm tags and genres",
     "popularity": "catalog popularity",
 }
 _SCORES = (*SIGNALS, "content")  # "content": the audio model's score column before the rename
