@@ -1,15 +1,25 @@
-"""Build the catalog from the latest raw snapshots, then the indexes: `python scripts/build.py --help`."""
+"""Build the catalog from the latest raw snapshots, then the indexes: `python scripts/build.py --help`.
+
+Holds the data directory's lock throughout (the app's background build takes the same one): when
+another build is running, this one waits for it. Progress is also written to `jobs/build.json`, so
+the app shows what the command line is doing.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
+from tunescout import jobs
 from tunescout.catalog import read_manifest
 from tunescout.catalog.assemble import build_catalog
 from tunescout.cli import run, setup_logging
 from tunescout.config import load_settings
+from tunescout.firstrun import LABELS
 from tunescout.indexes.build import build_indexes, components
 
 STEPS = ("catalog", *components())
@@ -33,8 +43,36 @@ def parse_args() -> argparse.Namespace:
         help="raw sources to build the catalog from (default: the latest snapshot of every "
         "real source, or synthetic when nothing else was collected)",
     )
+    p.add_argument(
+        "--wait",
+        type=float,
+        help="seconds to wait for another build of the same data dir (default: until it ends)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args()
+
+
+class ConsoleJob(jobs.Job):
+    """The job status for the app, and a tqdm bar per counted step on the console."""
+
+    bar: tqdm | None = None
+
+    def begin(self, step: str, label: str | None = None, unit: str | None = None) -> None:
+        default_label, default_unit = LABELS.get(step, (f"{step} index", "items"))
+        super().begin(step, label or default_label, unit or default_unit or None)
+
+    def count(self, done: int, total: int) -> None:
+        super().count(done, total)
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.data["label"], unit=f" {self.data['unit']}")
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def end(self, note: str = "", ready=()) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        super().end(note, ready)
 
 
 def main() -> None:
@@ -42,9 +80,23 @@ def main() -> None:
     setup_logging(args.verbose)
     settings = load_settings(args.data_dir)
     steps = args.only or list(STEPS)
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    with jobs.exclusive(settings.data_dir, wait=args.wait, say=say):
+        job = ConsoleJob(settings.data_dir, "build", steps, "the command line")
+        try:
+            build(settings, steps, args.sources, job)
+        except BaseException as exc:
+            job.fail(exc if not isinstance(exc, KeyboardInterrupt) else "interrupted")
+            raise
+        job.succeed("built " + ", ".join(steps))
+
+
+def build(settings, steps: list[str], sources: list[str] | None, job: ConsoleJob) -> None:
     if "catalog" in steps:
-        build_catalog(settings, args.sources)
+        job.begin("catalog")
+        build_catalog(settings, sources)
         manifest = read_manifest(settings.catalog_dir)
+        job.end(json.dumps(manifest["rows"]))
         print(f"catalog: {settings.catalog_dir} {json.dumps(manifest['rows'])}")
         if manifest.get("coverage"):
             print(f"hetrec listening on artists with measured features: {manifest['coverage']}")
@@ -52,8 +104,11 @@ def main() -> None:
             print("note: this catalog is SYNTHETIC (no real data was collected)")
     models = [s for s in steps if s != "catalog"]
     if models:
-        build = build_indexes(settings, models)
-        print(f"indexes: {build.folder} {sorted(build.components)}")
+        result = build_indexes(settings, models, progress=False, on_progress=job.progress)
+        if job.data["step"]:
+            job.end()
+        job.update(ready=sorted(result.models), build=result.id)
+        print(f"indexes: {result.folder} {sorted(result.components)}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
-"""Collect raw data into weekly snapshots: `python scripts/collect.py --help`."""
+"""Collect raw data into weekly snapshots: `python scripts/collect.py --help`.
+
+Holds the data directory's lock while it collects (builds, here or in the app, take the same one)
+and keeps the outcome — which sources were tried and why each was skipped — for the app's Home.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from tunescout import jobs
 from tunescout.cli import run, setup_logging
 from tunescout.collect.runner import SOURCES, Options, collect
 from tunescout.config import load_settings
@@ -79,7 +85,18 @@ def main() -> None:
             }
         ),
     )
-    outcome = collect(settings, args.source, opts)
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    with jobs.exclusive(settings.data_dir, say=say):
+        job = jobs.Job(settings.data_dir, "collection", ["collect"], "the command line")
+        job.begin("collect", f"collecting from {args.source}")
+        try:
+            outcome = collect(settings, args.source, opts)
+        except BaseException as exc:
+            job.fail(exc if not isinstance(exc, KeyboardInterrupt) else "interrupted")
+            raise
+        jobs.save_outcome(settings.data_dir, outcome)
+        job.end(outcome.message)
+        job.succeed(outcome.message)
     print(outcome.message)
     for path in outcome.snapshots:
         print(f"snapshot: {path}")
