@@ -5,7 +5,8 @@ Run with ``streamlit run app.py``; the data directory comes from ``TUNESCOUT_DAT
 
 import streamlit as st
 
-from tunescout.ui import routing, state
+from tunescout.ui import buildstatus, routing, state
+from tunescout.ui.text import one_line_errors
 
 st.set_page_config(page_title="tunescout", page_icon="🎧", layout="wide")
 
@@ -27,4 +28,7 @@ reopen = routing.mark_routed()
 if reopen:  # a deep link that Streamlit ran without this router (see routing.ensure_routed)
     st.switch_page(reopen, query_params=st.query_params.to_dict())
 state.profile_picker()
+with one_line_errors("Reading the build's status"):
+    buildstatus.synthetic_badge(state.settings())  # on every page while the catalog is made up
+    buildstatus.sidebar(state.settings())  # a running build's progress, seen from every page
 page.run()

@@ -2,10 +2,13 @@
 
 import streamlit as st
 
+from tunescout.serving.checks import MAX_TEXT
 from tunescout.ui import calls, routing, state, tables, widgets
-from tunescout.ui.text import escape
+from tunescout.ui.text import escape, one_line_errors
 
 routing.ensure_routed(__file__)
+
+PASTE_LIMIT = 20_000  # characters kept of a pasted text (only the first MAX_TEXT are searched)
 
 EXAMPLES = [
     "songs for a rainy heartbreak",
@@ -19,29 +22,43 @@ engine = state.require_engine()
 st.title("🌧️ Mood search")
 
 if "mood_text" not in st.session_state:
-    st.session_state["mood_text"] = str(st.query_params.get("q", ""))[:300]  # the field's limit
+    st.session_state["mood_text"] = str(st.query_params.get("q", ""))[:PASTE_LIMIT]
 
 with st.form("mood_search"):
+    # No max_chars: Streamlit empties the field when a longer text is pasted. The search reads
+    # the first MAX_TEXT characters and says so below.
     text = st.text_input(
         "Describe a mood, a moment or a sound",
         key="mood_text",
         placeholder=" · ".join(EXAMPLES[:2]),
-        max_chars=300,
     )
     with st.expander("Filters"):
         filters = widgets.filter_controls("mood")
     k = st.slider("How many results", 5, 50, 10, 5)
     st.form_submit_button("Search", type="primary")
 
-if text.strip():
-    st.query_params["q"] = text.strip()
-    with st.spinner("Searching…"):
-        found = calls.search_mood(text.strip(), k, filters)
-    if found is not None:
-        st.caption(
-            f"{len(found)} tracks for “{escape(text.strip())}” — pick a row for its sound "
-            "profile; 👍 / 👎 teach For You, ▶ queues it."
-        )
-        tables.results(found, "mood", kind="track", text="why")
-else:
-    st.info("Type what you want to hear, e.g. " + ", ".join(f"“{e}”" for e in EXAMPLES) + ".")
+with one_line_errors("Searching"):
+    if text.strip():
+        asked = text.strip()
+        used = asked[:MAX_TEXT].strip()
+        st.query_params["q"] = used
+        if len(asked) > MAX_TEXT:
+            st.info(
+                f"Your text has {len(asked):,} characters: the search used the first {MAX_TEXT}, "
+                f"up to “…{escape(used[-40:])}”."
+            )
+        with st.spinner("Searching…"):
+            found = calls.search_mood(used, k, filters)
+        if found is not None:
+            understood = found.attrs.get("understood")
+            if understood:
+                st.markdown(f"**Understood as:** {escape(understood)}")
+            for note in found.attrs.get("notes", []):
+                st.warning(escape(note[:1].upper() + note[1:]))
+            st.caption(
+                f"{len(found)} tracks for “{escape(used)}” — pick a row for its sound "
+                "profile; 👍 / 👎 teach For You, ▶ queues it."
+            )
+            tables.results(found, "mood", kind="track", text="why")
+    else:
+        st.info("Type what you want to hear, e.g. " + ", ".join(f"“{e}”" for e in EXAMPLES) + ".")

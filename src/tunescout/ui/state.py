@@ -10,6 +10,7 @@ import streamlit as st
 
 from tunescout.config import Settings, load_settings
 from tunescout.errors import TunescoutError
+from tunescout.indexes.store import current_id
 from tunescout.serving.ratings import RatingsStore, validate_profile
 from tunescout.ui.routing import HOME
 from tunescout.ui.text import escape, show_error
@@ -25,8 +26,8 @@ def settings() -> Settings:
     return load_settings()
 
 
-@st.cache_resource(show_spinner=False)
-def _engine(data_dir: str) -> Engine:
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _engine(data_dir: str, build_id: str | None) -> Engine:
     # torch and friends load here, after the first paint
     from tunescout.serving.engine import Engine
 
@@ -36,8 +37,15 @@ def _engine(data_dir: str) -> Engine:
 
 
 def engine() -> Engine:
-    """The shared, never-mutated :class:`~tunescout.serving.engine.Engine` (raises when data is missing)."""
-    return _engine(str(settings().data_dir))
+    """The shared, never-mutated :class:`~tunescout.serving.engine.Engine` of the current build
+    (raises when data is missing).
+
+    Cached per build id, read from ``indexes/CURRENT`` on every call (a few microseconds): when a
+    build lands — the semantic index after a first run's fast components, or a rebuild — the next
+    page run loads it, without a restart; the previous engine is dropped.
+    """
+    data = settings()
+    return _engine(str(data.data_dir), current_id(data.index_dir))
 
 
 def forget_engine() -> None:
