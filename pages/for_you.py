@@ -3,10 +3,19 @@ diversity, and a "play next" queue that suggests what comes after it."""
 
 import streamlit as st
 
-from tunescout.serving.filters import Filters
-from tunescout.ui import calls, routing, state, tables, widgets
+from tunescout.ui import calls, routing, state, tables
 from tunescout.ui.text import escape, one_line_errors
-from tunescout.vocabulary import LABELS, SIGNALS
+from tunescout.vocabulary import LABELS
+
+# The familiarity control as reach percentiles (listeners where the catalog has listening data):
+# deep cuts are the long tail, hits the head (tunescout.serving.recommend.FAMILIARITY).
+BANDS = {
+    "Deep cuts": "deep",
+    "Lesser known": "lesser",
+    "Anything": None,
+    "Well known": "well",
+    "Hits": "hits",
+}
 
 routing.ensure_routed(__file__)
 
@@ -23,21 +32,23 @@ with one_line_errors("Showing For You"):
         left, right = st.columns(2)
         familiarity = left.select_slider(
             "Familiarity",
-            options=list(widgets.FAMILIARITY),
+            options=list(BANDS),
             value="Anything",
-            help="How well known the suggestions are (by popularity)",
+            help="How well known the suggestions are: deep cuts come from the least-played third "
+            "of the catalog (by listeners), hits from the most-played third",
         )
         diversity = right.slider(
-            "Diversity", 0.0, 1.0, 0.15, 0.05, help="0 = closest matches, 1 = most varied"
+            "Diversity", 0.0, 1.0, 0.05, 0.05, help="0 = closest matches, 1 = most varied"
         )
         with st.expander("Model weights"):
             auto = st.checkbox(
                 "Let tunescout choose (adapts to how many artists you liked)", value=True
             )
-            cols = st.columns(len(SIGNALS))
+            names = engine.context.signal_names
+            cols = st.columns(len(names))
             chosen = {
-                name: col.slider(LABELS[name], 0.0, 1.0, 0.25, 0.05, key=f"w_{name}")
-                for col, name in zip(cols, SIGNALS, strict=True)
+                name: col.slider(LABELS.get(name, name), 0.0, 1.0, 0.25, 0.05, key=f"w_{name}")
+                for col, name in zip(cols, names, strict=True)
             }
         k = st.slider("How many", 5, 30, 10, 5)
         st.form_submit_button("Update", type="primary")
@@ -56,16 +67,16 @@ with one_line_errors("Showing For You"):
             st.page_link(routing.RATE, label="Rate artists", icon="⭐")
     else:
         with artists_tab, st.spinner("Finding artists…"):
-            band = Filters(popularity=widgets.popularity_band(familiarity, "artist"))
             found = calls.recommend(
-                saved, k, mood=mood, weights=weights, filters=band, diversity=diversity
-            )
+                saved, k, mood=mood, weights=weights, diversity=diversity,
+                familiarity=BANDS[familiarity],
+            )  # fmt: skip
             tables.results(found, "fy_artists", kind="artist", text="reason")
         with tracks_tab, st.spinner("Finding tracks…"):
-            band = Filters(popularity=widgets.popularity_band(familiarity, "track"))
             found = calls.recommend_tracks(
-                saved, k, mood=mood, weights=weights, filters=band, diversity=diversity
-            )
+                saved, k, mood=mood, weights=weights, diversity=diversity,
+                familiarity=BANDS[familiarity],
+            )  # fmt: skip
             tables.results(found, "fy_tracks", kind="track", text="reason")
 
     with queue_tab:

@@ -3,6 +3,7 @@ more, and manage the saved ratings (export, import, delete)."""
 
 import streamlit as st
 
+from tunescout.serving.explain import genre_line
 from tunescout.ui import calls, routing, state
 from tunescout.ui.text import escape, one_line_errors
 
@@ -33,7 +34,10 @@ with one_line_errors("Showing Rate artists"):
         key = f"stars_{where}_{version}_{profile}_{row['artist_id']}"
         with st.container(border=True):
             st.markdown(f"**{escape(row['name'])}**")
-            st.caption(escape(row["why"] if "why" in row else ", ".join(list(row["genres"])[:3])))
+            # genres, else listeners' top tags (HetRec artists have tags but no genres)
+            lookup = engine.context.lookup
+            why = row["why"] if "why" in row else genre_line(lookup, row["artist_id"])
+            st.caption(escape(why))
             current = saved.get(row["artist_id"])
             st.feedback(
                 "stars",

@@ -15,7 +15,7 @@ from tunescout.research import report
 from tunescout.research.protocol import save_results
 from tunescout.serving.engine import Engine
 
-PARTS = ("known", "survey", "mood")
+PARTS = ("known", "survey", "listeners", "mood")
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,7 +33,16 @@ def parse_args() -> argparse.Namespace:
         help="split seeds (default: 0 1 2)",
     )
     p.add_argument(
-        "--survey-users", type=int, default=200, help="test users per survey run (default: 200)"
+        "--survey-users",
+        type=int,
+        default=None,
+        help="listeners per survey run (default: all held-out listeners)",
+    )
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="rerun the validation grids that chose the recommendation weights "
+        "(writes reports/tuning.json; slow)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args()
@@ -58,14 +67,44 @@ def main() -> None:
         body["models"] = report.run_known_users(engine, args.models, args.seeds)
         print(_table(body["models"], ("ndcg@10", "recall@20", "map@10", "coverage@10")))
     if "survey" in parts:
-        body["survey"] = report.run_cold_start(
-            engine, seeds=args.seeds, max_users=args.survey_users
+        body["recommendations"] = report.run_recommendations(
+            engine, settings.data_dir, args.seeds, max_users=args.survey_users
         )
-        print(_table(body["survey"], ("ndcg@10", "recall@10", "hit_rate@10")))
+        # the model-report page reads the test table under "survey"
+        body["survey"] = body["recommendations"]["survey"].get("test", {})
+        for split, rows in body["recommendations"]["survey"].items():
+            print(f"survey listeners ({split})")
+            print(_table(rows, ("ndcg@10", "recall@20", "hr@10")))
+        for split, rows in body["recommendations"]["similar"].items():
+            print(f"similar artists against held-out co-listening ({split})")
+            print(_table(rows, ("ndcg@10", "hr@10", "recall@10")))
+        for split, rows in body["recommendations"]["familiarity"].items():
+            print(f"familiarity bands ({split})")
+            print(_table(rows, ("median_percentile", "in_band", "ndcg@10")))
+    if "listeners" in parts:
+        body["listeners"] = report.run_listeners(engine, settings.data_dir, args.seeds)
+        for split, rows in body["listeners"].items():
+            print(f"known listeners ({split})")
+            print(_table(rows, ("ndcg@10", "recall@20", "hr@10")))
+    if args.tune:
+        from tunescout.research import tuning
+
+        tuned = {
+            "survey": tuning.tune_survey(
+                tuning.survey_validation_scores(engine, settings.data_dir)
+            ),
+            "baselines": tuning.tune_baselines(engine, settings.data_dir),
+            "listener": tuning.tune_listener(engine, settings.data_dir),
+            "similar": tuning.tune_similar(engine, settings.data_dir),
+        }
+        path = save_results(tuned, settings.reports_dir / "tuning.json")
+        print(f"saved {path}")
     if body:
         protocol = {
             "known": "per-user random 80/20 holdout, full ranking, training items filtered",
-            "survey": "20% of users held out; each keeps n artists as 5-star survey ratings, the rest is truth",
+            "survey": "20% of listeners with >= 21 artists held out entirely; each reveals n "
+            "random artists with 1-5 stars from their own play counts, the rest is truth; "
+            "validation listeners are carved from the training listeners",
             "seeds": args.seeds,
         }
         path = save_results(

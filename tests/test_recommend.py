@@ -11,8 +11,9 @@ from tunescout.serving import explain
 from tunescout.serving import ranking as rank
 
 
-def test_stars_become_signed_confidence() -> None:
-    assert rank.confidences({"a": 5, "b": 1, "c": 3}) == {"a": 2.0, "b": -1.0, "c": 0.25}
+def test_stars_become_positive_fold_in_weights_and_low_stars_are_dislikes() -> None:
+    assert rank.confidences({"a": 5, "b": 1, "c": 3}) == {"a": 1.5, "b": 0.5, "c": 1.0}
+    assert rank.disliked(rank.stars({"a": 5, "b": 1, "c": 3, "d": 2})) == ["b", "d"]
 
 
 @pytest.mark.parametrize("bad", [0, 6, 2.5, "5", None, True, float("nan")])
@@ -21,33 +22,49 @@ def test_out_of_range_stars_are_refused(bad: object) -> None:
         rank.confidences({"a": bad})
 
 
-def test_weights_adapt_to_how_much_was_rated() -> None:
-    none = rank.adaptive_weights(0, has_mood=True)
-    few = rank.adaptive_weights(2, has_mood=False)
-    many = rank.adaptive_weights(10, has_mood=False)
-    assert none["als"] == none["audio"] == 0 and none["semantic"] > 0
-    assert rank.adaptive_weights(0, has_mood=False) == {
-        "als": 0,
-        "audio": 0,
-        "semantic": 0,
-        "popularity": 1,
-    }
-    assert few["audio"] == max(few.values())
-    assert many["als"] == max(many.values())
-    for w in (none, few, many):
+def test_weights_follow_the_ratings_and_the_mood() -> None:
+    names = ("audio", "als", "semantic", "coplay", "tags", "popularity")
+    cold = rank.adaptive_weights(0, has_mood=False, known=names)
+    assert cold["popularity"] == 1 and sum(cold.values()) == pytest.approx(1.0)
+    mood_only = rank.adaptive_weights(0, has_mood=True, known=names)
+    assert mood_only["semantic"] > 0 and mood_only["coplay"] == mood_only["als"] == 0
+    rated = rank.adaptive_weights(10, has_mood=False, known=names)
+    assert rated["coplay"] > 0 and rated["audio"] == 0
+    mooded = rank.adaptive_weights(10, has_mood=True, known=names)
+    assert mooded["audio"] > 0 and mooded["semantic"] > 0
+    for w in (cold, mood_only, rated, mooded):
         assert sum(w.values()) == pytest.approx(1.0)
 
 
 def test_weight_overrides_replace_and_renormalise() -> None:
-    w = rank.adaptive_weights(10, False, {"als": 0.0, "popularity": 0.0})
-    assert w["als"] == 0 and w["popularity"] == 0
-    assert w["audio"] / w["semantic"] == pytest.approx(0.2 / 0.15)
+    names = ("audio", "als", "semantic", "coplay", "tags", "popularity")
+    w = rank.adaptive_weights(10, False, {"audio": 1.0, "coplay": 0.0}, known=names)
+    assert w["coplay"] == 0 and w["audio"] / w["als"] == pytest.approx(
+        1.0 / rank.WEIGHTS["survey"]["als"]
+    )
     with pytest.raises(InputError, match="unknown model weights"):
-        rank.adaptive_weights(1, False, {"magic": 1.0})
+        rank.adaptive_weights(1, False, {"magic": 1.0}, known=names)
     with pytest.raises(InputError, match="non-negative"):
-        rank.adaptive_weights(1, False, {"als": -1.0})
+        rank.adaptive_weights(1, False, {"als": -1.0}, known=names)
     with pytest.raises(InputError, match="at least one"):
-        rank.adaptive_weights(0, False, {"popularity": 0.0})
+        rank.adaptive_weights(0, False, {"popularity": 0.0}, known=names)
+
+
+def test_standard_fusion_sums_weighted_z_scores_and_fills_what_a_model_lacks() -> None:
+    table = pd.DataFrame(
+        {"als": [2.0, 0.0, np.nan], "tags": [0.0, 1.0, 3.0]}, index=["x", "y", "z"]
+    )
+    fused = rank.standard_fusion(table, {"als": 0.5, "tags": 0.5}, unknown=-1.0)
+    assert fused.to_dict() == pytest.approx({"x": 1.0, "y": 0.5, "z": 1.0})
+    floors = rank.standard_fusion(table, {"als": 0.5, "tags": 0.5}, unknown={"als": -5.0})
+    assert floors["z"] == pytest.approx(-1.0)
+    mean, std, floor = rank.standard(np.array([1.0, 2.0, 3.0, np.nan]))
+    assert (mean, std) == pytest.approx((2.0, np.sqrt(2 / 3))) and floor < -1
+
+
+def test_the_dislike_penalty_spares_what_is_as_close_to_a_liked_artist() -> None:
+    penalty = rank.dislike_penalty(np.array([0.9, 0.9, 0.3]), np.array([0.0, 0.8, 0.0]), 0.2, 10)
+    np.testing.assert_allclose(penalty, [7.0, 0.0, 1.0])
 
 
 def test_normalize_maps_to_unit_range_and_unknown_to_zero() -> None:

@@ -1,5 +1,6 @@
-"""The evaluation runs behind `scripts/evaluate.py`: known users (holdout), survey users (cold
-start through the real :class:`~tunescout.serving.engine.Engine`), and mood search.
+"""The evaluation runs behind `scripts/evaluate.py`: known users (holdout), survey users (new
+listeners through the real :class:`~tunescout.serving.engine.Engine`, against EASE^R and item-kNN
+fold-in), similar artists against held-out co-listening, familiarity bands, and mood search.
 
 Results are plain dicts saved as JSON under ``<data-dir>/reports/`` for the model-report page.
 """
@@ -9,23 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from tqdm import tqdm
 
+from tunescout.errors import DataMissingError
 from tunescout.indexes import itemitem
 from tunescout.indexes.als import FactorModel
 from tunescout.indexes.base import Index
-from tunescout.indexes.collaborative import CollaborativeIndex
-from tunescout.research import baselines, protocol, splits
-from tunescout.research import metrics as ev
+from tunescout.research import baselines, protocol, recsys, tuning
+from tunescout.research.splits import SURVEY_SIZES
+from tunescout.serving import recommend
 from tunescout.serving.engine import Engine
 
 log = logging.getLogger(__name__)
 SEEDS = (0, 1, 2)
-SURVEY_SIZES = (5, 10, 20)
 
 
 class ProfileRecommender:
@@ -86,56 +88,185 @@ def run_known_users(
     return out
 
 
-def _survey_engine(engine: Engine, train: pd.DataFrame) -> Engine:
-    """The same engine with ALS retrained on ``train`` only, so held-out plays stay unseen."""
-    cat = engine.catalog
-    plays = cat.interactions.merge(train[["user_id", "artist_id"]], on=["user_id", "artist_id"])
-    als = CollaborativeIndex.build(replace(cat, interactions=plays))
-    return Engine(cat, {**engine.indexes, "als": als}, engine.build, engine.catalog_info)
+# ---- survey listeners, similar artists and familiarity (one engine per split and seed) ---------
+
+# Baselines of the survey protocol, each tuned on the survey validation split (seed 0, 10
+# ratings; ``tuning.tune_baselines``): EASE^R λ over 100/200/500/1000, item-kNN neighbours over
+# 100/1000 × shrink 0/20.
+EASE_L2 = 500.0
+KNN = {"neighbours": 1000, "shrink": 20.0}
+SURVEY_SINGLES = ("coplay", "als", "tags", "audio", "semantic")
+SIMILAR_MODELS = ("audio", "als", "semantic", "coplay", "tags", "hybrid")
+BANDS = (None, "deep", "hits")
 
 
-def run_cold_start(
+def foldin_lists(
+    model: itemitem.ItemItemRecommender, ratings: dict[str, dict[str, int]], k: int = 20
+) -> list[list[str]]:
+    """Each survey listener's top ``k`` from an item-item model's fold-in of their (binary)
+    revealed artists, the revealed artists left out."""
+    position = pd.Index(model.item_ids)
+    rows, cols = [], []
+    for r, rated in enumerate(ratings.values()):
+        found = position.get_indexer(list(rated))
+        cols += found[found >= 0].tolist()
+        rows += [r] * int((found >= 0).sum())
+    x = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(ratings), len(position))
+    )
+    top, scores = model._rank(x, k, exclude_seen=True)
+    return [
+        [model.item_ids[c] for c, v in zip(t, sc, strict=True) if np.isfinite(v)]
+        for t, sc in zip(top, scores, strict=True)
+    ]
+
+
+def _product_survey(eng: Engine, ratings: dict[str, dict[str, int]], **options) -> list[list[str]]:
+    out = []
+    for user in ratings:
+        found, _ = recommend.artists(eng.context, ratings[user], 20, **options)
+        out.append(found["artist_id"].tolist())
+    return out
+
+
+def run_recommendations(
     engine: Engine,
-    sizes: Sequence[int] = SURVEY_SIZES,
+    data_dir: Path | None,
     seeds: Sequence[int] = SEEDS,
-    max_users: int = 200,
-    k: int = 10,
+    splits_: Sequence[str] = ("val", "test"),
+    max_users: int | None = None,
 ) -> dict:
-    """Survey users: held-out users keep ``n`` of their artists as 5-star ratings; the rest is truth.
+    """The survey protocol, the similar-artist check and the familiarity bands, per split and
+    seed on one engine fitted on that split's training listeners.
 
-    Compares ``Engine.recommend`` (the product's survey path, ALS retrained without the test
-    users) with popularity, by nDCG/recall/hit rate at ``k``.
+    * survey: 5/10/20 revealed artists with stars from the listener's own plays (see
+      :func:`tunescout.research.splits.survey_split`); nDCG@10, Recall@20, HR@10 of
+      ``Engine.recommend`` (through :func:`tunescout.serving.recommend.artists`, default
+      options), EASE^R and item-kNN fold-in, popularity, and each model alone (its z-scores);
+    * similar: for artists with ≥ 20 training and ≥ 5 held-out listeners, does each model's top 10
+      (``Engine.similar_artists``) hit the 20 artists the held-out listeners play most with it;
+    * familiarity: the reach percentiles of ``recommend`` lists per band (10 ratings).
+
+    Returns:
+        ``{"survey": {split: {"<method> n=<n>": summary}}, "similar": {split: {model: summary}},
+        "familiarity": {split: {band: summary}}, "tags": how tags were kept from leaking}``.
     """
-    plays = engine.catalog.interactions[["user_id", "artist_id", "weight"]]
-    results: dict[str, list[dict]] = {}
-    for seed in seeds:
-        for n in sizes:
-            train, survey, truth = splits.cold_start_split(plays, n_survey=n, seed=seed)
-            users = (
-                truth["user_id"]
-                .drop_duplicates()
-                .sample(min(max_users, truth["user_id"].nunique()), random_state=seed)
-            )
-            truth = truth[truth["user_id"].isin(users)]
-            hybrid = _survey_engine(engine, train)
-            popular = baselines.PopularityRecommender().fit(train)
-            recs, pops = [], []
-            for user in tqdm(users, desc=f"survey n={n} seed={seed}", leave=False):
-                rated = survey.loc[survey["user_id"] == user, "artist_id"].tolist()
-                found = hybrid.recommend({a: 5 for a in rated}, k=k)
-                recs.append(found.assign(user_id=user)[["user_id", "artist_id", "score"]])
-                pop = popular.recommend_items(rated, k=k, exclude_seen=True)
-                pops.append(pop.assign(user_id=user))
-            for name, frames in (("hybrid (engine.recommend)", recs), ("popularity", pops)):
-                pred = pd.concat(frames, ignore_index=True)
-                results.setdefault(f"{name} n={n}", []).append(
-                    {
-                        f"ndcg@{k}": ev.ndcg_at_k(truth, pred, k),
-                        f"recall@{k}": ev.recall_at_k(truth, pred, k),
-                        f"hit_rate@{k}": ev.hit_rate_at_k(truth, pred, k),
-                    }
+    plays = recsys.plays_of(engine.catalog)
+    runs: dict = {"survey": {}, "similar": {}, "familiarity": {}}
+    tag_source = ""
+    for split_name in splits_:
+        for seed in seeds:
+            split = recsys.survey_split(plays, seed, split_name)
+            eng = recsys.split_engine(engine, split, data_dir)
+            tag_source = split.tag_source
+            for n in SURVEY_SIZES:
+                ratings = split.ratings(n)
+                if max_users:
+                    ratings = dict(list(ratings.items())[:max_users])
+                users = list(ratings)
+                truth = split.truth[n]
+                lists: dict[str, list[list[str]]] = {}
+                scores = recsys.survey_scores(eng, ratings, SURVEY_SINGLES)
+                for name in SURVEY_SINGLES:
+                    top = recsys.top_rows(scores.fused({name: 1.0}, None), 20, scores.exclude)
+                    lists[name] = [[scores.artists[c] for c in row if c >= 0] for row in top]
+                pop = recsys.popularity_scores(eng, users, split.train)
+                top = recsys.top_rows(pop, 20, scores.exclude)
+                lists["popularity"] = [[scores.artists[c] for c in row if c >= 0] for row in top]
+                ease = itemitem.EASE(l2=EASE_L2, min_users=2).fit(split.train)
+                lists["EASE fold-in"] = foldin_lists(ease, ratings)
+                knn = itemitem.ItemKNN(min_users=2, **KNN).fit(split.train)
+                lists["item-kNN fold-in"] = foldin_lists(knn, ratings)
+                lists["hybrid (Engine.recommend)"] = _product_survey(eng, ratings)
+                for name, found in lists.items():
+                    metric = recsys.metrics_of(found, users, truth)
+                    runs["survey"].setdefault(split_name, {}).setdefault(
+                        f"{name} n={n}", []
+                    ).append(metric)
+                log.info("survey %s seed %d n=%d: hybrid %.4f, EASE %.4f", split_name, seed, n,
+                         runs["survey"][split_name][f"hybrid (Engine.recommend) n={n}"][-1]["ndcg@10"],
+                         runs["survey"][split_name][f"EASE fold-in n={n}"][-1]["ndcg@10"])  # fmt: skip
+            _similar(eng, split, seed, runs["similar"].setdefault(split_name, {}))
+            if split_name == "test":
+                _familiarity(eng, split, runs["familiarity"].setdefault(split_name, {}), max_users)
+    out = {
+        part: {
+            split_name: {name: recsys.summarise(r) for name, r in by_name.items()}
+            for split_name, by_name in by_split.items()
+        }
+        for part, by_split in runs.items()
+    }
+    out["tags"] = tag_source
+    return out
+
+
+def _similar(eng: Engine, split, seed: int, into: dict) -> None:
+    chosen, truth = tuning.similar_truth(split, seed=seed)
+    frame = pd.DataFrame(
+        [(a, t) for a in chosen for t in truth[a]], columns=["user_id", "artist_id"]
+    )
+    for model in SIMILAR_MODELS:
+        lists = []
+        for artist in chosen:
+            try:
+                lists.append(eng.similar_artists(artist, 10, model)["artist_id"].tolist())
+            except DataMissingError:
+                lists.append([])
+        metric = recsys.metrics_of(lists, chosen, frame)
+        metric = {"ndcg@10": metric["ndcg@10"], "hr@10": metric["hr@10"],
+                  "recall@10": metric["recall@20"], "held": float(np.mean([bool(x) for x in lists]))}  # fmt: skip
+        into.setdefault(model, []).append(metric)
+
+
+def _familiarity(eng: Engine, split, into: dict, max_users: int | None) -> None:
+    ratings = split.ratings(10)
+    ratings = dict(list(ratings.items())[: max_users or 200])
+    for band in BANDS:
+        lists, pct = [], []
+        for rated in ratings.values():
+            found, _ = recommend.artists(eng.context, rated, 10, familiarity=band)
+            lists.append(found["artist_id"].tolist())
+            pct += found["familiarity"].tolist()
+        metric = recsys.metrics_of(lists, list(ratings), split.truth[10])
+        bounds = recommend.FAMILIARITY.get(band) if band else None
+        inside = [bounds[0] <= p <= bounds[1] for p in pct] if bounds else [True] * len(pct)
+        into.setdefault(band or "any", []).append(
+            {"ndcg@10": metric["ndcg@10"], "median_percentile": float(np.median(pct)),
+             "p10_percentile": float(np.percentile(pct, 10)),
+             "p90_percentile": float(np.percentile(pct, 90)),
+             "in_band": float(np.mean(inside)), "per_list": float(len(pct) / len(ratings))}
+        )  # fmt: skip
+
+
+def run_listeners(
+    engine: Engine,
+    data_dir: Path | None,
+    seeds: Sequence[int] = SEEDS,
+    splits_: Sequence[str] = ("val", "test"),
+) -> dict:
+    """Known listeners (per-user random 80/20, full ranking, training artists left out):
+    ``Engine.recommend_for_user`` on an engine fitted on the training part, and ALS alone."""
+    plays = recsys.plays_of(engine.catalog)
+    runs: dict = {}
+    for split_name in splits_:
+        for seed in seeds:
+            split = recsys.known_split(plays, seed, split_name)
+            eng = recsys.split_engine(engine, split, data_dir)
+            users = [u for u in split.users if u in set(split.train["user_id"])]
+            truth = split.truth[0]
+            hybrid = [eng.recommend_for_user(u, 20)["artist_id"].tolist() for u in users]
+            als = [list(eng.als.recommend_user(u, 20)[0]) for u in users]
+            for name, lists in (("hybrid (recommend_for_user)", hybrid), ("als", als)):
+                runs.setdefault(split_name, {}).setdefault(name, []).append(
+                    recsys.metrics_of(lists, users, truth)
                 )
-    return {name: protocol.aggregate(runs) for name, runs in results.items()}
+            log.info("listeners %s seed %d: hybrid %.4f als %.4f", split_name, seed,
+                     runs[split_name]["hybrid (recommend_for_user)"][-1]["ndcg@10"],
+                     runs[split_name]["als"][-1]["ndcg@10"])  # fmt: skip
+    return {
+        split_name: {name: recsys.summarise(r) for name, r in by_name.items()}
+        for split_name, by_name in runs.items()
+    }
 
 
 def run_mood(engine: Engine, k: int = 20) -> dict:

@@ -149,3 +149,72 @@ def time_split(
     test_index = dated.index[from_end < n_test]
     is_test = df.index.isin(test_index)
     return df[~is_test], df[is_test]
+
+
+SURVEY_SIZES = (5, 10, 20)
+VALIDATION_OFFSET = 10_007  # as validation_split: validation seeds never equal test seeds
+
+
+def stars_from_plays(
+    df: pd.DataFrame, col_user: str = USER, col_weight: str = "weight"
+) -> pd.Series:
+    """1–5 stars per row from the listener's OWN play counts: quintiles of their plays.
+
+    ``stars = ceil(5 · pct)`` with ``pct`` the row's average rank among the listener's artists by
+    plays divided by their number of artists: with 50 artists, the 10 most played get 5 stars …
+    the 10 least played 1 star (ties share a star). Low stars here are artists the listener does
+    play, just least: the protocol holds no true dislike.
+    """
+    pct = df.groupby(col_user)[col_weight].rank(method="average", pct=True)
+    return pd.Series(np.clip(np.ceil(5 * pct - 1e-9), 1, 5).astype(int), index=df.index)
+
+
+def survey_split(
+    df: pd.DataFrame,
+    n_survey: int,
+    seed: int,
+    test_user_frac: float = 0.2,
+    min_items: int = max(SURVEY_SIZES) + 1,
+    col_user: str = USER,
+    col_item: str = ITEM,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """New listeners who answer the survey with stars from their own plays (strong generalisation).
+
+    Listeners with at least ``min_items`` artists are eligible (21 by default, more than the
+    largest survey, so that for one seed the test listeners are the same at 5, 10 and 20 ratings
+    and the reveals are nested). ``test_user_frac`` of them are drawn with
+    ``default_rng(seed)`` and leave the training data entirely; each one's artists are shuffled
+    (same generator) and the first ``n_survey`` are revealed with :func:`stars_from_plays` stars;
+    the rest are the truth.
+
+    Returns:
+        ``(train, survey, truth)``: the other listeners' rows; the revealed rows with a ``stars``
+        column; the remaining rows.
+    """
+    if n_survey >= min_items:
+        raise InputError(f"n_survey={n_survey} needs min_items > n_survey, got {min_items}")
+    _check_columns(df, col_user, col_item)
+    df = df.assign(stars=stars_from_plays(df, col_user))
+    rng = np.random.default_rng(seed)
+    sizes = df.groupby(col_user, observed=True)[col_item].size()
+    eligible = np.sort(sizes.index[sizes >= min_items].astype(str).to_numpy())
+    if not len(eligible):
+        raise InputError(f"no user has at least min_items={min_items} items")
+    n_test = max(1, int(round(len(eligible) * test_user_frac)))
+    users = np.sort(rng.choice(eligible, size=n_test, replace=False))
+    in_test = df[col_user].astype(str).isin(users).to_numpy()
+    held = df[in_test].iloc[rng.permutation(int(in_test.sum()))]
+    position = held.groupby(col_user, sort=False, observed=True).cumcount().to_numpy()
+    survey = held[position < n_survey].sort_values([col_user, col_item])
+    truth = held[position >= n_survey].sort_values([col_user, col_item]).drop(columns="stars")
+    return df[~in_test].drop(columns="stars"), survey, truth
+
+
+def survey_validation(
+    df: pd.DataFrame, n_survey: int, seed: int, **kwargs
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The validation split of a survey seed: :func:`survey_split` on the TRAINING listeners of
+    ``survey_split(df, n_survey, seed)`` only, with seed ``seed + 10007`` (test listeners appear
+    neither as training nor as validation listeners)."""
+    train, _, _ = survey_split(df, n_survey, seed, **kwargs)
+    return survey_split(train, n_survey, seed + VALIDATION_OFFSET, **kwargs)

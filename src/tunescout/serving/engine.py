@@ -223,20 +223,25 @@ class Engine:
         filters: Filters | Mapping | None = None,
         diversity: float | None = None,
         fusion: str = "weighted",
+        familiarity: str | tuple[float, float] | None = None,
     ) -> pd.DataFrame:
-        """Artists for a survey user, with each model's normalised score and a reason.
+        """Artists for a survey user, with each model's normalised score, the artist's reach
+        percentile (``familiarity``) and a reason with evidence.
 
         Args:
-            ratings: Artist id to 1–5 stars; 1–2 stars count against.
+            ratings: Artist id to 1–5 stars; 1–2 stars mean "not for me" (their neighbourhood is
+                pushed down).
             k: How many artists.
             mood: Optional text that steers the taste ("late night drive").
-            weights: Override model weights (``audio``, ``als``, ``semantic``, ``popularity``);
-                by default they adapt to how many artists were liked.
-            filters: Genres, feature ranges, popularity band (the familiarity control).
-            diversity: 0–1, MMR trade-off between relevance and variety (default 0.15).
-            fusion: ``"weighted"`` (normalised weighted sum) or ``"rrf"`` (reciprocal rank fusion).
+            weights: Override model weights (``coplay``, ``als``, ``tags``, ``audio``,
+                ``semantic``, ``popularity``); by default the validated survey row.
+            filters: Genres, feature ranges, catalog popularity.
+            diversity: 0–1, MMR trade-off between relevance and variety (default 0.05).
+            fusion: ``"weighted"`` (weighted per-listener z-scores) or ``"rrf"``.
+            familiarity: ``"deep"`` (the long tail), ``"lesser"``, ``"well"``, ``"hits"`` (the
+                head), or a (low, high) band of reach percentiles.
         """
-        args = (ratings, k, mood, weights, filters, diversity, fusion)
+        args = (ratings, k, mood, weights, filters, diversity, fusion, familiarity)
         return recommend.artists(self.context, *args)[0]
 
     def recommend_tracks(
@@ -247,8 +252,8 @@ class Engine:
         Args:
             ratings: Artist id to 1–5 stars.
             k: How many tracks.
-            **options: As for :meth:`recommend` (``mood``, ``weights``, ``filters`` — here on
-                tracks —, ``diversity``, ``fusion``).
+            **options: As for :meth:`recommend` (``mood``, ``weights``, ``filters`` and
+                ``familiarity`` — here on tracks —, ``diversity``, ``fusion``).
         """
         return recommend.tracks(self.context, ratings, k, **options)
 
@@ -261,7 +266,8 @@ class Engine:
     def recommend_for_user(
         self, user_id: str, k: int = 10, exclude_seen: bool = True
     ) -> pd.DataFrame:
-        """Artists for a listener in the interaction data (e.g. ``hetrec:2``), from ALS."""
+        """Artists for a listener in the interaction data (e.g. ``hetrec:2``): ALS, co-listening
+        and tags fused with the validated "listener" weights."""
         return recommend.for_listener(self.context, user_id, k, exclude_seen)
 
     def similar_tracks(self, track_id: str, k: int = 10, model: str = HYBRID) -> pd.DataFrame:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from tunescout.catalog import as_list
-from tunescout.indexes.base import Index
+from tunescout.domain.moods import FEATURE_WORDS, mood_words
 from tunescout.serving.lookup import Lookup
 
 SIMILAR_ENOUGH = 0.3  # cosine of two artists' descriptions above which one explains the other
@@ -37,41 +38,221 @@ def sentence(
 
 
 def genre_line(lookup: Lookup, artist_id: str, n: int = 3) -> str:
-    """An artist's first genres, or a note that it has none."""
+    """What an artist sounds like in a few words: its genres, else its listeners' top tags (most
+    applied first), else a note that nothing is listed."""
     genres = as_list(lookup.artists.at[artist_id, "genres"])[:n]
-    return ", ".join(genres) if genres else "no genre listed"
+    if genres:
+        return ", ".join(genres)
+    tags = [t for t in as_list(lookup.artists.at[artist_id, "tags"]) if t and t.get("tag")]
+    tags.sort(key=lambda t: -(t.get("weight") or 0.0))
+    names = list(dict.fromkeys(str(t["tag"]).casefold() for t in tags))[:n]
+    return ("tagged " + ", ".join(names)) if names else "no genre or tag listed"
 
 
-def for_survey(
-    lookup: Lookup, space: Index, chosen: Sequence[str], liked: Sequence[str], mood: str | None
-) -> list[str]:
-    """Name the liked artists each chosen artist is closest to in ``space`` (artists)."""
-    vectors = space.vectors("artists")
-    held = [a for a in liked if a in vectors]
-    sims = (
-        vectors.vectors_of(chosen) @ vectors.vectors_of(held).T
-        if held
-        else np.zeros((len(chosen), 0))
+# ---- recommendation reasons: evidence per row, following the weights actually used -------------
+
+_CO_LISTENING = ("coplay", "als", "walk")
+_SOUND = ("energy", "valence", "danceability", "acousticness", "tempo")
+_SCALE = {"tempo": 30.0}  # a feature's difference that counts as large (others: 0.15 on 0–1)
+
+
+class _Evidence:
+    """What the reasons of one list draw on, computed once for every chosen item."""
+
+    def __init__(self, ctx, chosen: Sequence[str], basis: Sequence[str]) -> None:
+        self.ctx, self.chosen, self.basis = ctx, list(chosen), list(basis)
+        self.lookup = ctx.lookup
+        coplay, tags = ctx.indexes.get("coplay"), ctx.indexes.get("tags")
+        n, m = len(self.chosen), len(self.basis)
+        self.shared = (
+            coplay.shared_matrix(self.chosen, self.basis) if coplay and m else np.zeros((n, m))
+        )
+        self.tag_sims = tags.similarities(self.chosen, self.basis) if tags and m else None
+        self.tag_vector = tags.profile(dict.fromkeys(self.basis, 1.0)) if tags and m else None
+        self.tags = tags
+
+    def _name(self, artist: str) -> str:
+        return self.lookup.name(artist)
+
+    def co_listening(self, row: int) -> str | None:
+        if not self.basis or self.shared[row].max() <= 0:
+            return None
+        best = int(np.argmax(self.shared[row]))
+        count = int(self.shared[row, best])
+        other = self._name(self.chosen[row])
+        return f"{count} of {self._name(self.basis[best])}'s listeners also play {other}"
+
+    def tagged(self, row: int) -> str | None:
+        if self.tags is None:
+            return None
+        item = self.chosen[row]
+        if self.tag_vector is not None and self.tag_sims is not None:
+            terms = self.tags.shared_terms(self.tag_vector, item, n=2)
+            if terms and self.tag_sims[row].max() > 0:
+                like = self._name(self.basis[int(np.argmax(self.tag_sims[row]))])
+                return "tagged " + ", ".join(terms) + f" like {like}"
+        terms = self.tags.top_terms(item, 2)
+        return ("tagged " + ", ".join(terms)) if terms else None
+
+    @property
+    def _sound(self) -> pd.DataFrame:
+        """Artists' sound: their own features, else the mean of their tracks'."""
+        cached = getattr(self, "_sound_table", None)
+        if cached is None:
+            wanted = list(dict.fromkeys([*self.chosen, *self.basis]))
+            own = self.lookup.artists.loc[wanted, list(_SOUND)].astype(float)
+            tracks = self.lookup.tracks
+            mine = tracks[tracks["artist_id"].isin(wanted)]
+            means = mine.groupby("artist_id", observed=True)[list(_SOUND)].mean()
+            cached = own.fillna(means.reindex(own.index))
+            self._sound_table = cached
+        return cached
+
+    def sounds(self, row: int) -> str | None:
+        artists = self._sound
+        item = artists.loc[self.chosen[row], list(_SOUND)].astype(float)
+        if item.isna().all():
+            return None
+        best, gaps = None, None
+        for other in self.basis:
+            mine = artists.loc[other, list(_SOUND)].astype(float)
+            gap = (item - mine).abs() / pd.Series({f: _SCALE.get(f, 0.15) for f in _SOUND})
+            if gap.notna().any() and (best is None or gap.mean() < gaps.mean()):
+                best, gaps = other, gap
+        if best is None:
+            words = mood_words(self.lookup.artists.loc[[self.chosen[row]]]).iloc[0]
+            return f"sounds {words}" if words else None
+        close = [f for f in gaps.sort_values().index[:2] if gaps[f] < 1.0]
+        if not close:
+            return f"of what is left, sounds closest to {self._name(best)}"
+        return f"sounds like {self._name(best)} (similar {' and '.join(close)})"
+
+    def described(self, row: int) -> str | None:
+        space = self.ctx.indexes.get("semantic")
+        if space is None or not self.basis:
+            return None
+        vectors = space.vectors("artists")
+        held = [a for a in self.basis if a in vectors]
+        item = self.chosen[row]
+        if not held or item not in vectors:
+            return None
+        sims = vectors.vectors_of([item]) @ vectors.vectors_of(held).T
+        return f"described like {self._name(held[int(np.argmax(sims[0]))])}"
+
+    def popular(self, row: int) -> str:
+        from tunescout.serving.recommend import familiarity  # the reach percentile
+
+        pct = float(familiarity(self.ctx, "artists").get(self.chosen[row], 0.0))
+        return f"widely played: top {max(1, round(100 - pct))}% of artists by listeners"
+
+
+def _mood_fit(ctx, artist_or_track: pd.Series, mood: str) -> str:
+    """How one item meets a mood: its audio features against the mood's targets, else its tags."""
+    intent = _intent(ctx, mood)
+    strongest = sorted(intent.weights, key=lambda f: -intent.weights[f])[:2] if intent else []
+    shown = []
+    for feature in strongest:
+        value = artist_or_track.get(feature)
+        if value is None or pd.isna(value):
+            continue
+        target = intent.targets[feature]
+        word = FEATURE_WORDS.get((feature, "high" if value >= target else "low"), feature)
+        number = f"{value:.0f} BPM" if feature == "tempo" else f"{feature} {value:.2f}"
+        shown.append(f"{word} ({number})")
+    if shown:
+        return f"fits '{mood}': " + ", ".join(shown)
+    return f"fits '{mood}' by its description"
+
+
+def _intent(ctx, mood: str):
+    moods = getattr(ctx, "moods", None)
+    moods = getattr(ctx, "mood_search", None) if moods is None else moods
+    try:
+        return moods.intent(mood) if moods is not None else None
+    except Exception:  # noqa: BLE001 - a reason never fails a recommendation
+        return None
+
+
+def _reason(evidence: _Evidence, row: int, order: Sequence[str], mood: str | None) -> str:
+    """The row's reason: the evidence of its strongest models, in the order they weighed."""
+    parts: list[str] = []
+    said: set[str] = set()
+    for model in order:
+        if model in _CO_LISTENING:
+            key, text = "co", evidence.co_listening(row)
+        elif model == "tags":
+            key, text = "tags", evidence.tagged(row)
+        elif model == "audio":
+            key, text = "audio", None if mood else evidence.sounds(row)
+        elif model == "semantic":
+            key, text = "semantic", None if mood else evidence.described(row)
+        elif model == "popularity":
+            key, text = "pop", evidence.popular(row)
+        else:
+            continue
+        if text and key not in said:
+            parts.append(text)
+            said.add(key)
+        if len(parts) == 2:
+            break
+    if mood:
+        item = evidence._sound.loc[evidence.chosen[row]]
+        parts.insert(
+            0 if set(order[:1]) & {"audio", "semantic"} else len(parts),
+            _mood_fit(evidence.ctx, item, mood),
+        )
+    if not parts:
+        parts.append(evidence.tagged(row) or "close to the artists you rated")
+    return "; ".join(parts[:3])
+
+
+def _order(parts: pd.DataFrame, row: int) -> list[str]:
+    values = parts.iloc[row]
+    return [m for m in values.sort_values(ascending=False).index if values[m] > 0] or list(
+        values.sort_values(ascending=False).index
     )
-    reasons = []
-    for row, artist in enumerate(chosen):
-        order = np.argsort(-sims[row])[:2] if held else []
-        names = [lookup.name(held[i]) for i in order if sims[row, i] > SIMILAR_ENOUGH]
-        genres = as_list(lookup.artists.at[artist, "genres"])[:2]
-        reasons.append(sentence(names, mood, genres, popular=not names and not mood))
-    return reasons
+
+
+def for_survey(ctx, chosen: Sequence[str], parts: pd.DataFrame, taste) -> list[str]:
+    """Why each chosen artist is there, from the models that weighed most for it: shared
+    listeners with an artist you rated highly ("214 of Radiohead's listeners also play Muse"),
+    tags it shares with them, how it sounds or is described next to the nearest one, how it meets
+    the mood; popularity when nothing was rated.
+
+    Args:
+        ctx: The serving context.
+        chosen: The chosen artists, best first.
+        parts: Each chosen artist's weighted contribution per model (rows aligned with ``chosen``).
+        taste: The listener (:class:`~tunescout.serving.recommend.Taste`).
+    """
+    evidence = _Evidence(ctx, chosen, taste.liked)
+    return [_reason(evidence, row, _order(parts, row), taste.mood) for row in range(len(chosen))]
+
+
+def for_tracks_of_artists(ctx, tracks: pd.DataFrame, reasons: pd.Series, taste) -> list[str]:
+    """A track's reason: its artist's, with the mood's fit read off the track itself."""
+    out = []
+    for _, track in tracks.iterrows():
+        base = reasons.get(track["artist_id"], "")
+        if taste.mood:
+            base = "; ".join(p for p in base.split("; ") if not p.startswith("fits '"))
+            fit = _mood_fit(ctx, track, taste.mood)
+            base = f"{fit}; {base}" if base else fit
+        out.append(base or "popular and close to your taste")
+    return out
 
 
 def for_listener(
-    lookup: Lookup, space: Index, chosen: Sequence[str], history: Sequence[str]
+    ctx, chosen: Sequence[str], parts: pd.DataFrame, history: Sequence[str]
 ) -> list[str]:
-    """Name the artist of a listener's history each chosen artist is nearest to in ``space``."""
-    vectors = space.vectors("artists")
-    held = [a for a in history if a in vectors]
-    if not held:
-        return ["listeners like you play it"] * len(chosen)
-    sims = vectors.vectors_of(chosen) @ vectors.vectors_of(held).T
-    return [f"listeners of {lookup.name(held[int(np.argmax(row))])} play it too" for row in sims]
+    """Why each artist suits a listener with a history: shared listeners with the artists they
+    play most, shared tags, as the weights of the "listener" row ordered them."""
+    evidence = _Evidence(ctx, chosen, history)
+    out = []
+    for row in range(len(chosen)):
+        text = _reason(evidence, row, _order(parts, row), None)
+        out.append(text if text else "listeners like you play it")
+    return out
 
 
 def for_session(lookup: Lookup, last_track: str) -> str:

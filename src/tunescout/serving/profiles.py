@@ -59,3 +59,8 @@ def build(
         if parts:
             vectors[name] = parts[0] if len(parts) == 1 else normalize(np.sum(parts, axis=0))
     return Profile(dict(confidences), vectors, mood, kind)
+
+
+def blend(taste: np.ndarray, mood: np.ndarray) -> np.ndarray:
+    """A taste vector steered by a mood's vector in the same space (both unit-weighted)."""
+    return normalize(normalize(taste) + normalize(mood))

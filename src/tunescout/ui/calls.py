@@ -45,9 +45,16 @@ def _recommend(
     weights: Mapping[str, float] | None,
     filters: Filters | None,
     diversity: float | None,
+    familiarity: str | None = None,
 ) -> pd.DataFrame:
     return state.engine().recommend(
-        ratings, k=k, mood=mood, weights=weights, filters=filters, diversity=diversity
+        ratings,
+        k=k,
+        mood=mood,
+        weights=weights,
+        filters=filters,
+        diversity=diversity,
+        familiarity=familiarity,
     )
 
 
@@ -60,9 +67,16 @@ def _recommend_tracks(
     weights: Mapping[str, float] | None,
     filters: Filters | None,
     diversity: float | None,
+    familiarity: str | None = None,
 ) -> pd.DataFrame:
     return state.engine().recommend_tracks(
-        ratings, k=k, mood=mood, weights=weights, filters=filters, diversity=diversity
+        ratings,
+        k=k,
+        mood=mood,
+        weights=weights,
+        filters=filters,
+        diversity=diversity,
+        familiarity=familiarity,
     )
 
 
@@ -122,9 +136,10 @@ def recommend(
     weights: Mapping[str, float] | None = None,
     filters: Filters | None = None,
     diversity: float | None = None,
+    familiarity: str | None = None,
 ) -> pd.DataFrame | None:
     """Artists for saved ratings, with ``score``, ``score_<model>`` and ``reason`` (:meth:`Engine.recommend`)."""
-    return _shown(_recommend, ratings, k, mood, weights, filters, diversity)
+    return _shown(_recommend, ratings, k, mood, weights, filters, diversity, familiarity)
 
 
 def recommend_tracks(
@@ -134,9 +149,10 @@ def recommend_tracks(
     weights: Mapping[str, float] | None = None,
     filters: Filters | None = None,
     diversity: float | None = None,
+    familiarity: str | None = None,
 ) -> pd.DataFrame | None:
     """Tracks for saved ratings, one per artist, with a ``reason`` (:meth:`Engine.recommend_tracks`)."""
-    return _shown(_recommend_tracks, ratings, k, mood, weights, filters, diversity)
+    return _shown(_recommend_tracks, ratings, k, mood, weights, filters, diversity, familiarity)
 
 
 def continue_session(track_ids: Sequence[str], k: int) -> pd.DataFrame | None:
