@@ -176,8 +176,9 @@ def assemble(bundles: list[raw.RawBundle]) -> Catalog:
     # take their artist's, which comes from Last.fm listeners when Spotify gave none either.
     unknown = tracks["popularity"].isna()
     if unknown.any():
-        known = artists.set_index("artist_id")["popularity"]
-        tracks.loc[unknown, "popularity"] = tracks.loc[unknown, "artist_id"].map(known)
+        known = artists.set_index("artist_id")["popularity"].astype("float64")
+        popularity = tracks["popularity"].astype("float64")
+        tracks["popularity"] = popularity.fillna(tracks["artist_id"].map(known))
     cat = Catalog(
         tracks=catalog.validate("tracks", tracks),
         artists=catalog.validate("artists", artists),

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -286,7 +287,11 @@ class _Opened:
 
 def _open_in(dir_fd: int, name: str, directory: Path) -> int:
     try:
-        return os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=dir_fd)
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=dir_fd)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise _corrupt(directory, name, "is not a file")
+        return fd
     except FileNotFoundError:
         raise _Swapped(name) from None
     except OSError as exc:
@@ -393,9 +398,13 @@ def read_manifest(directory: Path) -> dict:
 def _read_table(directory: Path, name: str, fh: BinaryIO, manifest: dict) -> pd.DataFrame:
     """One table after its bytes matched the manifest's sha256 and its rows the manifest's count."""
     shown = f"{name}.parquet"
-    if hashlib.file_digest(fh, "sha256").hexdigest() != manifest["sha256"][shown]:
+    try:
+        found = hashlib.file_digest(fh, "sha256").hexdigest()
+        fh.seek(0)
+    except OSError as exc:  # a folder in its place, an I/O error
+        raise _corrupt(directory, shown, f"cannot be read ({exc.strerror})") from None
+    if found != manifest["sha256"][shown]:
         raise _corrupt(directory, shown, "is corrupt (sha256 mismatch)")
-    fh.seek(0)
     # One chunk per column: taking 10 rows from a 1M-row string column split into row-group chunks
     # cost 2.6 ms, against 0.1 ms from one chunk (every result table does such takes).
     # Interactions repeat a few user and artist ids millions of times: as categories they take
@@ -404,11 +413,8 @@ def _read_table(directory: Path, name: str, fh: BinaryIO, manifest: dict) -> pd.
     try:
         table = pq.read_table(fh, read_dictionary=ids.get(name)).combine_chunks()
         if table.num_rows != manifest["rows"][name]:
-            raise _corrupt(
-                directory,
-                shown,
-                f"has {table.num_rows} rows, its manifest {manifest['rows'][name]}",
-            )
+            says = f"{table.num_rows} rows, its manifest says {manifest['rows'][name]}"
+            raise _corrupt(directory, shown, f"is corrupt ({says})")
         return to_pandas(table)
     except (pa.ArrowException, OSError, ValueError, TypeError, KeyError) as exc:
         raise _corrupt(directory, shown, f"cannot be read ({type(exc).__name__})") from exc
