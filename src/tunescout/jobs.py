@@ -321,7 +321,15 @@ def describe(found: dict | None) -> str:
 def progress_line(found: dict) -> str:
     """One line for a running job: the step, its counts, throughput and ETA, or its elapsed time."""
     steps = found.get("steps") or []
-    step = found.get("step") or "starting"
+    completed = found.get("completed") or []
+    if not found.get("step"):
+        if not completed:
+            return "starting"
+        last = completed[-1]
+        return f"{len(completed)} of {max(len(steps), len(completed))} steps done, the last: " + (
+            f"{last.get('label') or last.get('step')}"
+        )
+    step = found["step"]
     where = f"step {steps.index(step) + 1} of {len(steps)}: " if step in steps else ""
     label = found.get("label") or step
     done, total, unit = found.get("done"), found.get("total"), found.get("unit") or "items"
