@@ -13,8 +13,10 @@ that was killed resumes where it stopped:
 2. ``catalog``: assembled when missing (or on a rebuild);
 3. the fast indexes (audio, ALS and any other but the deferred ones) published as a build that
    becomes current at once: the app is usable with mood search from features, genres and tags;
-4. ``query encoder``: the ONNX export of MiniLM for queries made and verified once, so the app's
-   switch to semantic search does not pay for it;
+4. ``query encoder``: MiniLM for queries (mood search reads every request with it) loaded and,
+   on a first run, exported to ONNX and verified once; this runs in a thread from the job's start,
+   beside steps 1–3, and the fast build is published only when it is done, so the app loads a
+   ready query encoder instead of exporting its own copy while the job does the same;
 5. the deferred ``semantic`` index in a second build that carries the others over; the app picks
    it up on its next page run (the engine is cached per build id).
 
@@ -28,6 +30,8 @@ import argparse
 import logging
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -104,13 +108,11 @@ def plan(settings: Settings, rebuild: bool = False) -> list[str]:
             have = _models(settings, manifest["catalog_hash"])
             first, later = _components(bool(manifest.get("rows", {}).get("interactions", 1)))
             missing_later = [m for m in later if m not in have]
-            return [
-                *(m for m in first if m not in have),
-                *([ENCODER] if missing_later else []),
-                *missing_later,
-            ]
+            missing_first = [m for m in first if m not in have]
+            encoder = [ENCODER] if missing_first or missing_later else []
+            return [*missing_first, *encoder, *missing_later]
     first, later = _components(True)
-    return [*steps, *first, *([ENCODER] if later else []), *later]
+    return [*steps, *first, ENCODER, *later]
 
 
 def run(
@@ -144,12 +146,43 @@ def run(
         return done
 
 
+class _Encoder(threading.Thread):
+    """Prepares the query encoder beside the other steps (see the module's step 4)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="query-encoder", daemon=True)
+        self.note, self.seconds, self.recorded = "", 0.0, False
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        self.note = _warm_query_encoder()
+        self.seconds = time.perf_counter() - started
+
+    def wait(self, job: jobs.Job) -> None:
+        """Join it, shown as the ``query encoder`` step (recorded once)."""
+        if self.recorded:
+            return
+        if job.data.get("step"):
+            job.end()
+        if self.is_alive():
+            job.begin(ENCODER)
+            self.join()
+            job.end(self.note)
+        else:
+            self.join()
+            job.record(ENCODER, self.seconds, self.note, _label(ENCODER)[0])
+        self.recorded = True
+
+
 def _run(settings: Settings, rebuild: bool, job: jobs.Job, options: object | None) -> list[str]:
     from tunescout.catalog.assemble import build_catalog
     from tunescout.collect.runner import collect
     from tunescout.indexes.build import build_indexes
 
     done = []
+    encoder = _Encoder()
+    if job.data["steps"]:  # something to build: the app will need the query encoder with it
+        encoder.start()
     if rebuild or not raw.latest_sources(settings.raw_dir):
         job.begin(COLLECT)
         outcome = collect(settings, "auto", options)
@@ -181,13 +214,13 @@ def _run(settings: Settings, rebuild: bool, job: jobs.Job, options: object | Non
             progress=False,
             defer=LATER,
             on_progress=job.progress,
+            before_publish=lambda: encoder.wait(job),
         )
         _published(job, build)
         done.append(f"{', '.join(missing)} ready in build {build.id}")
     missing = [m for m in later if m not in _models(settings, manifest["catalog_hash"])]
     if missing:
-        job.begin(ENCODER)
-        job.end(_warm_query_encoder())
+        encoder.wait(job)
         build = build_indexes(settings, only=missing, progress=False, on_progress=job.progress)
         _published(job, build)
         done.append(f"{', '.join(missing)} ready in build {build.id}")

@@ -472,6 +472,13 @@ class Job:
         )  # fmt: skip
         self._write()
 
+    def record(self, step: str, seconds: float, note: str = "", label: str | None = None) -> None:
+        """Record a step that ran beside the others (e.g. in a thread) as done."""
+        self.data["completed"].append(
+            {"step": step, "label": label or step, "seconds": round(seconds, 2), "note": note}
+        )
+        self._write()
+
     def succeed(self, message: str) -> None:
         self.data.update(state=DONE, finished_at=_now(), message=message, step=None)
         self._write()

@@ -99,6 +99,7 @@ def build_indexes(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     defer: Sequence[str] = (),
     on_progress: Counts | None = None,
+    before_publish: Callable[[], None] | None = None,
 ) -> store.Build:
     """Build the requested components (all by default) and make the build current.
 
@@ -115,12 +116,16 @@ def build_indexes(
         on_progress: Called as ``on_progress(component, done, total)``: ``(name, 0, 0)`` when a
             component starts, the counts its ``build`` reports through a callable ``progress``
             (e.g. documents encoded), and ``(name, rows, rows)`` when it is saved.
+        before_publish: Called when every component is written, before the build becomes
+            current (the first run waits there for the query encoder the app will need).
 
     Returns:
         The new current build.
     """
     with DataLock(settings.data_dir):
-        return _build(settings, only, progress, on_step, options, defer, on_progress)
+        return _build(
+            settings, only, progress, on_step, options, defer, on_progress, before_publish
+        )
 
 
 def _build(
@@ -131,6 +136,7 @@ def _build(
     options: Mapping[str, Mapping[str, Any]] | None,
     defer: Sequence[str],
     on_progress: Counts | None,
+    before_publish: Callable[[], None] | None,
 ) -> store.Build:
     classes = registry()
     wanted = [model_name(name, tuple(classes)) for name in only] if only else list(classes)
@@ -174,6 +180,8 @@ def _build(
             if on_progress:
                 rows = _rows(info)
                 on_progress(name, rows, rows)
+        if before_publish:
+            before_publish()
     if on_step:
         on_step("done", 1.0)
     return build.result
