@@ -11,11 +11,13 @@ from pathlib import Path
 
 from tunescout.cli import run, setup_logging
 from tunescout.config import load_settings
-from tunescout.research import report
+from tunescout.research import compositional, report
 from tunescout.research.protocol import save_results
+from tunescout.research.requests import QUERY_DIR
 from tunescout.serving.engine import Engine
 
 PARTS = ("known", "survey", "listeners", "mood")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,6 +45,12 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="rerun the validation grids that chose the recommendation weights "
         "(writes reports/tuning.json; slow)",
+    )
+    p.add_argument(
+        "--deezer-dir",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "deezer-mood-detection",
+        help="Deezer's mood labels (default: ../shared/data/deezer-mood-detection)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args()
@@ -114,12 +122,22 @@ def main() -> None:
         print(f"saved {path}")
     if "mood" in parts:
         mood = report.run_mood(engine)
-        protocol = {"metric": "mean catalog percentile of the features each query implies, top 20"}
+        mood["listener"] = compositional.run(
+            engine, QUERY_DIR / "compositional_dev.json",
+            QUERY_DIR / "compositional_blind.json", args.deezer_dir,
+        )  # fmt: skip
+        protocol = {
+            "guard": "mean catalog percentile of the features each query implies, top 20",
+            "listener": "share of the top 10 meeting every constraint of a compositional "
+            "request (dev and blind sets), repeated songs, distinct reasons; Deezer "
+            "valence/arousal lift per quadrant over all labelled catalog songs",
+        }
         path = save_results(
             report.envelope("mood", engine, mood, protocol), settings.reports_dir / "mood.json"
         )
         summaries = {"search_mood": mood["summary"], "plain MiniLM": mood["baseline_summary"]}
         print(json.dumps(summaries, indent=2, default=float))
+        print(compositional.table(mood["listener"]))
         print(f"saved {path}")
 
 

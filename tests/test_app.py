@@ -230,3 +230,12 @@ def test_bad_profile_name_falls_back(data_env: Path) -> None:
     # st.navigation there), so the sidebar field itself is exercised by the browser test.
     at.switch_page("pages/rate_artists.py").run()
     assert "ratings saved as “guest”" in progress_text(at)
+
+
+def test_mood_search_shows_how_it_read_the_request(data_env: Path) -> None:
+    at = start("intent-user", "pages/mood_search.py")
+    search(at, "happy songs from the 90s, no rap")
+    understood = [m.value for m in at.markdown if m.value.startswith("**Understood as:**")]
+    assert understood and "1990s" in understood[0] and "no rap" in understood[0]
+    table = at.dataframe[0].value
+    assert len(table) and table["year"].between(1990, 1999).all()

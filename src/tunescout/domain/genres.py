@@ -168,3 +168,25 @@ GENRE_ALIASES = {
     "rock and roll": "rock",
     "rock n roll": "rock",
 }
+# Words listeners use interchangeably for one family of catalog genres ("no rap" leaves out hip hop).
+GENRE_SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("rap", "hip hop"),
+    ("edm", "electronic", "dance music"),
+    ("r&b", "rnb"),
+)
+
+
+def is_genre_word(word: str) -> bool:
+    """Whether a listener's tag (or any word) names a genre, by the broad-genre terms above."""
+    return broad_genre(word) is not None
+
+
+# Listeners' tags that say how much someone likes an artist, not what it sounds like.
+GENERIC_TAGS = frozenset(
+    {
+        "seen live", "favorites", "favourites", "favorite", "favourite", "<3", "awesome",
+        "amazing", "love", "cool", "good", "best", "favorite songs", "favourite songs",
+        "albums i own", "love at first listen", "my favorite", "best song ever", "good shit",
+        "f4nt4stic", "4m4zinq", "nice",
+    }
+)  # fmt: skip

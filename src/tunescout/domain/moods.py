@@ -33,6 +33,7 @@ MOODS: tuple[Mood, ...] = (
         {"valence": (0.1, 1.0), "energy": (0.35, 0.7), "danceability": (0.45, 0.2)},
         (
             "sad",
+            "triste",
             "sadness",
             "heartbreak",
             "crying",
@@ -54,6 +55,8 @@ MOODS: tuple[Mood, ...] = (
         {"valence": (0.9, 1.0), "energy": (0.88, 0.5), "danceability": (0.75, 0.3)},
         (
             "happy",
+            "feliz",
+            "alegre",
             "joyful",
             "cheerful",
             "feel-good",
@@ -87,6 +90,9 @@ MOODS: tuple[Mood, ...] = (
             "hype",
             "power",
             "workout",
+            "work out",
+            "working out",
+            "exercise",
             "gym",
             "training",
             "lifting",
@@ -113,23 +119,53 @@ MOODS: tuple[Mood, ...] = (
     ),
     Mood(
         "calm",
-        {"energy": (0.3, 1.0), "loudness": (-11.0, 0.6), "acousticness": (0.6, 0.5)},
+        {
+            "energy": (0.3, 1.0),
+            "loudness": (-11.0, 0.6),
+            "acousticness": (0.6, 0.5),
+            "valence": (0.5, 0.3),
+        },
         (
             "calm",
             "relaxing",
             "relax",
             "chill",
             "chilled",
-            "peaceful",
-            "soothing",
-            "gentle",
             "soft",
             "quiet",
-            "tranquil",
-            "serene",
             "easy listening",
             "laid back",
             "unwind",
+        ),
+    ),
+    # The calm corner listeners call peaceful or tender is low in energy but not sad: it keeps
+    # its valence up (Deezer's valence/arousal labels put it at high valence, low arousal).
+    Mood(
+        "content",
+        {
+            "valence": (0.65, 0.9),
+            "energy": (0.3, 0.9),
+            "acousticness": (0.6, 0.5),
+            "loudness": (-11.0, 0.4),
+        },
+        (
+            "peaceful",
+            "tender",
+            "serene",
+            "cosy",
+            "cozy",
+            "content",
+            "contented",
+            "warm",
+            "comforting",
+            "soothing",
+            "gentle",
+            "tranquil",
+            "heartwarming",
+            "sweet",
+            "lovely",
+            "blissful",
+            "at peace",
         ),
     ),
     Mood(
@@ -147,6 +183,7 @@ MOODS: tuple[Mood, ...] = (
         {"danceability": (0.88, 1.0), "energy": (0.9, 0.8), "valence": (0.75, 0.4)},
         (
             "party",
+            "fiesta",
             "anthems",
             "club",
             "clubbing",
@@ -160,7 +197,19 @@ MOODS: tuple[Mood, ...] = (
     Mood(
         "dance",
         {"danceability": (0.9, 1.0), "energy": (0.88, 0.5)},
-        ("dance", "dancing", "danceable", "groove", "dance all night", "move", "shake"),
+        (
+            "dance",
+            "dancing",
+            "danceable",
+            "groove",
+            "dance all night",
+            "move",
+            "shake",
+            "bailar",
+            "baile",
+            "danser",
+            "tanzen",
+        ),
     ),
     Mood(
         "focus",
@@ -265,6 +314,10 @@ FEATURE_WORDS: dict[tuple[str, str], str] = {
 }
 
 
+# Every phrase of the mood table: words that describe a mood, never a genre or a name.
+LEXICON = frozenset(p for mood in MOODS for p in mood.phrases)
+
+
 @dataclass(frozen=True)
 class Descriptor:
     """Words a track (or artist) earns when every condition on its features holds.
@@ -336,3 +389,87 @@ def mood_words(frame: pd.DataFrame) -> pd.Series:
     holds = [(margins(rule, features) > 0, ", ".join(rule.words)) for rule in DESCRIPTORS]
     words = [", ".join(text for mask, text in holds if mask[row]) for row in range(len(frame))]
     return pd.Series(words, index=frame.index, dtype=object)
+
+
+# Relative words: feature, direction (+1 more / -1 less), and the mood word they mean on their
+# own ("something happier" without a reference is just happy).
+COMPARATIVES: dict[str, tuple[str, int, str]] = {
+    "happier": ("valence", 1, "happy"),
+    "more cheerful": ("valence", 1, "happy"),
+    "more positive": ("valence", 1, "happy"),
+    "brighter": ("valence", 1, "happy"),
+    "sadder": ("valence", -1, "sad"),
+    "darker": ("valence", -1, "dark"),
+    "more melancholic": ("valence", -1, "sad"),
+    "calmer": ("energy", -1, "calm"),
+    "more chill": ("energy", -1, "chill"),
+    "chiller": ("energy", -1, "chill"),
+    "mellower": ("energy", -1, "calm"),
+    "more relaxed": ("energy", -1, "relaxed"),
+    "more relaxing": ("energy", -1, "relaxing"),
+    "less intense": ("energy", -1, "calm"),
+    "more energetic": ("energy", 1, "energetic"),
+    "more upbeat": ("energy", 1, "upbeat"),
+    "more intense": ("energy", 1, "intense"),
+    "heavier": ("energy", 1, "heavy"),
+    "harder": ("energy", 1, "energetic"),
+    "slower": ("tempo", -1, "slow"),
+    "faster": ("tempo", 1, "fast"),
+    "quicker": ("tempo", 1, "fast"),
+    "softer": ("loudness", -1, "soft"),
+    "quieter": ("loudness", -1, "quiet"),
+    "gentler": ("loudness", -1, "gentle"),
+    "louder": ("loudness", 1, "loud"),
+    "more danceable": ("danceability", 1, "danceable"),
+    "danceier": ("danceability", 1, "danceable"),
+    "more acoustic": ("acousticness", 1, "acoustic"),
+    "less electronic": ("acousticness", 1, "acoustic"),
+    "more electronic": ("acousticness", -1, "electronic"),
+    "more instrumental": ("instrumentalness", 1, "instrumental"),
+}
+
+# What "no X" / "without X" leaves out when X is a sound rather than a genre or an artist:
+# the feature and which side of it to avoid.
+EXCLUDABLE: dict[str, tuple[str, str]] = {
+    "vocals": ("instrumentalness", "low"),
+    "vocal": ("instrumentalness", "low"),
+    "singing": ("instrumentalness", "low"),
+    "lyrics": ("instrumentalness", "low"),
+    "words": ("instrumentalness", "low"),
+    "voice": ("instrumentalness", "low"),
+    "slow": ("tempo", "low"),
+    "slow songs": ("tempo", "low"),
+    "ballads": ("energy", "low"),
+    "fast": ("tempo", "high"),
+    "loud": ("loudness", "high"),
+    "screaming": ("loudness", "high"),
+    "sad": ("valence", "low"),
+    "sad songs": ("valence", "low"),
+    "depressing": ("valence", "low"),
+    "acoustic": ("acousticness", "high"),
+    "live": ("liveness", "high"),
+    "live recordings": ("liveness", "high"),
+    "talking": ("speechiness", "high"),
+}
+
+
+# Words that ask for well-known songs (+1) or for the long tail (-1).
+FAME: dict[str, int] = {
+    "hits": 1,
+    "classics": 1,
+    "singalong": 1,
+    "sing along": 1,
+    "sing-along": 1,
+    "anthems": 1,
+    "popular": 1,
+    "famous": 1,
+    "well known": 1,
+    "everyone knows": 1,
+    "deep cuts": -1,
+    "obscure": -1,
+    "underground": -1,
+    "lesser known": -1,
+    "hidden gems": -1,
+    "unknown": -1,
+    "underrated": -1,
+}

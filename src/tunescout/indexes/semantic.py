@@ -1,8 +1,9 @@
-"""The semantic index: MiniLM embeddings of a short text document per track and per artist.
+"""The semantic index: MiniLM embeddings of a short description of each track and artist.
 
-Each document names the item, its artist, genres, Last.fm tags, era and mood words read off the
-audio features, so free text such as "sad slow piano ballad" finds matching music. Rebuilds
-re-encode only documents whose text changed.
+A description says what the music is — genres, listeners' tags, era and mood words read off the
+audio features — and never its title or name, so free text such as "rainy heartbreak" finds sad
+music rather than songs called "Rain". Each distinct description is encoded once; rebuilds
+re-encode only what changed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tunescout.catalog import Catalog, as_list
+from tunescout.domain.genres import GENERIC_TAGS
 from tunescout.domain.moods import mood_words
 from tunescout.errors import ArtifactError, InputError
 from tunescout.indexes.base import ComponentInfo, Index, register
@@ -28,8 +31,10 @@ from tunescout.vocabulary import KINDS, Kind
 log = logging.getLogger(__name__)
 
 PARAMS_FILE = "semantic.json"
-TOP_TAGS = 5
+TOP_TAGS = 6
 MAX_GENRES = 6
+FIELDS = ("genres", "tags", "era", "mood")
+DOCUMENTS = "described-v2"  # descriptions without titles or names
 _REBUILD = "run `python scripts/build.py` to rebuild the indexes"
 
 
@@ -46,39 +51,34 @@ def era_words(year: float | None, verb: str = "released in") -> str:
 def _top_tags(tags: object, skip: set[str]) -> list[str]:
     pairs = [t for t in as_list(tags) if t is not None and t.get("tag")]
     pairs.sort(key=lambda t: -(t.get("weight") or 0.0))
-    names = [t["tag"] for t in pairs if t["tag"].casefold() not in skip]
+    names = [t["tag"] for t in pairs if t["tag"].casefold() not in skip | GENERIC_TAGS]
     return list(dict.fromkeys(names))[:TOP_TAGS]
 
 
-def _compose(title: str, genres: list[str], tags: object, era: str, mood: str) -> str:
+def _fields(genres: list[str], tags: object, era: str, mood: str) -> tuple[str, str, str, str]:
+    """The pieces of one document, each with its label ('' where there is nothing to say)."""
     genres = list(dict.fromkeys(g for g in genres if g))[:MAX_GENRES]
-    tag_names = _top_tags(tags, {g.casefold() for g in genres})
-    parts = [title]
-    if genres:
-        parts.append("Genres: " + ", ".join(genres))
-    if tag_names:
-        parts.append("Tags: " + ", ".join(tag_names))
-    if era:
-        parts.append(era[0].upper() + era[1:])
-    if mood:
-        parts.append("Mood: " + mood)
-    return ". ".join(parts) + "."
+    tag_names = _top_tags(tags, set())
+    return (
+        "Genres: " + ", ".join(genres) if genres else "",
+        "Tags: " + ", ".join(tag_names) if tag_names else "",
+        era[0].upper() + era[1:] if era else "",
+        "Mood: " + mood if mood else "",
+    )
 
 
-def _track_documents(catalog: Catalog) -> pd.Series:
+def _track_fields(catalog: Catalog) -> pd.DataFrame:
     tracks, artists = catalog.tracks, catalog.artists.set_index("artist_id")
     artist_genres = tracks["artist_id"].map(artists["genres"])
     artist_tags = tracks["artist_id"].map(artists["tags"])
     moods = mood_words(tracks)
-    docs = []
-    for row, a_genres, a_tags, mood in zip(
-        tracks.itertuples(index=False), artist_genres, artist_tags, moods, strict=True
-    ):
-        name = row.name if isinstance(row.name, str) and row.name else "Untitled"
-        title = f"{name} by {row.artist_name}" if isinstance(row.artist_name, str) else name
-        genres = as_list(row.genres) + as_list(a_genres)
-        docs.append(_compose(title, genres, a_tags, era_words(row.release_year), mood))
-    return pd.Series(docs, index=pd.Index(tracks["track_id"], name="track_id"), dtype=object)
+    rows = [
+        _fields(as_list(g) + as_list(a_g), a_t, era_words(year), mood)
+        for g, a_g, a_t, year, mood in zip(
+            tracks["genres"], artist_genres, artist_tags, tracks["release_year"], moods, strict=True
+        )
+    ]
+    return pd.DataFrame(rows, columns=FIELDS, index=pd.Index(tracks["track_id"], name="id"))
 
 
 def _track_genres_by_artist(tracks: pd.DataFrame) -> pd.Series:
@@ -91,44 +91,47 @@ def _track_genres_by_artist(tracks: pd.DataFrame) -> pd.Series:
     return counts.reset_index().groupby("artist_id", sort=False)["genre"].agg(list)
 
 
-def _artist_documents(catalog: Catalog) -> pd.Series:
+def _artist_fields(catalog: Catalog) -> pd.DataFrame:
     artists, tracks = catalog.artists, catalog.tracks
     median_year = artists["artist_id"].map(tracks.groupby("artist_id")["release_year"].median())
     # Many sources label genres per track only: the artist's own come first, then its tracks'.
     track_genres = artists["artist_id"].map(_track_genres_by_artist(tracks))
     moods = mood_words(artists)
-    docs = [
-        _compose(
-            str(row.name),
-            as_list(row.genres) + as_list(t_genres),
-            row.tags,
-            era_words(year, "active around"),
-            mood,
-        )
-        for row, t_genres, year, mood in zip(
-            artists.itertuples(index=False), track_genres, median_year, moods, strict=True
+    rows = [
+        _fields(as_list(g) + as_list(t_g), tags, era_words(year, "active around"), mood)
+        for g, t_g, tags, year, mood in zip(
+            artists["genres"], track_genres, artists["tags"], median_year, moods, strict=True
         )
     ]
-    return pd.Series(docs, index=pd.Index(artists["artist_id"], name="artist_id"), dtype=object)
+    return pd.DataFrame(rows, columns=FIELDS, index=pd.Index(artists["artist_id"], name="id"))
+
+
+def document_fields(catalog: Catalog, kind: str = "tracks") -> pd.DataFrame:
+    """The pieces each track (or artist) is described by, one column per field of
+    :data:`FIELDS`, indexed by catalog id in table order. No title and no name: a document says
+    what the music is, so a title word never outweighs what listeners tag it with."""
+    if kind not in KINDS:
+        raise InputError(f"unknown kind {kind!r}: use one of {list(KINDS)}")
+    return _track_fields(catalog) if kind == "tracks" else _artist_fields(catalog)
+
+
+def join_fields(fields: pd.DataFrame) -> pd.Series:
+    """The documents as text: the non-empty pieces joined ("Genres: …. Tags: …. Mood: ….")."""
+    return pd.Series(
+        [". ".join(p for p in row if p) + "." if any(row) else "" for row in fields.to_numpy()],
+        index=fields.index,
+        dtype=object,
+    )
 
 
 def documents(catalog: Catalog, kind: str = "tracks") -> pd.Series:
-    """The text each track (or artist) is embedded from, indexed by catalog id in table order.
-
-    Args:
-        catalog: The catalog.
-        kind: ``"tracks"`` or ``"artists"``.
+    """The text each track (or artist) is described by, indexed by catalog id in table order.
 
     Returns:
-        One document per row, e.g. ``"Hurt by Johnny Cash. Genres: country. Released in 2002,
-        2000s. Mood: sad, melancholic, gloomy, acoustic, slow tempo."``
-
-    Example:
-        >>> documents(catalog).loc["4u7EnebtmKWzUH433cf5Qv"]  # doctest: +SKIP
+        One document per row, e.g. ``"Genres: country. Tags: singer-songwriter, outlaw country.
+        Released in 2002, 2000s. Mood: sad, melancholic, gloomy, acoustic, slow tempo."``
     """
-    if kind not in KINDS:
-        raise InputError(f"unknown kind {kind!r}: use one of {list(KINDS)}")
-    return _track_documents(catalog) if kind == "tracks" else _artist_documents(catalog)
+    return join_fields(document_fields(catalog, kind))
 
 
 def document_hashes(docs: pd.Series) -> np.ndarray:
@@ -144,9 +147,11 @@ def _embed(
     encoder: Encoder,
     previous: tuple[VectorIndex, np.ndarray] | None,
     batch_size: int,
-    progress: bool,
+    progress: bool | Callable[[int, int], None],
 ) -> tuple[np.ndarray, int, int]:
-    """Vectors for ``docs``: reused from ``previous`` where the hash matches, else encoded.
+    """Vectors for ``docs``: reused from ``previous`` where the hash matches, else encoded, each
+    distinct text once (descriptions without names repeat: an artist's songs of one year and
+    mood share one).
 
     Returns:
         ``(vectors, n_encoded, n_reused)``: distinct texts sent to the encoder, and documents whose
@@ -163,13 +168,32 @@ def _embed(
         hit = lookup.get_indexer(hashes)
         todo = hit < 0
         vectors[~todo] = old_index.vectors_at(old_rows[hit[~todo]])
-    # Identical texts (the same song on two albums) are encoded once.
+    reused = int((~todo).sum())
+    todo &= docs.to_numpy() != ""  # nothing to say: the vector stays zero
     new_hashes, first, inverse = np.unique(hashes[todo], return_index=True, return_inverse=True)
     if len(new_hashes):
-        texts = docs.to_numpy()[todo][first]
-        encoded = encoder.encode_documents(list(texts), batch_size=batch_size, progress=progress)
-        vectors[todo] = encoded[inverse]
-    return vectors, len(new_hashes), int((~todo).sum())
+        texts = list(docs.to_numpy()[todo][first])
+        report = progress if callable(progress) else _reporter(progress, len(texts))
+        vectors[todo] = encoder.encode_documents(texts, batch_size=batch_size, progress=report)[
+            inverse
+        ]
+    return vectors, len(new_hashes), reused
+
+
+def _reporter(show: bool, texts: int) -> Callable[[int, int], None] | None:
+    """Log lines with counts and an ETA while a build encodes (the CLI's progress)."""
+    if not show:
+        return None
+    started = time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - started
+        log.info(
+            "semantic: %d of %d texts encoded (%.0f/s), ETA %.0f s",
+            done, total, done / max(elapsed, 1e-9), elapsed / max(done, 1) * (total - done),
+        )  # fmt: skip
+
+    return report
 
 
 @register
@@ -217,7 +241,7 @@ class SemanticIndex(Index):
         cls,
         catalog: Catalog,
         previous: SemanticIndex | None = None,
-        progress: bool = False,
+        progress: bool | Callable[[int, int], None] = False,
         encoder: Encoder | None = None,
         batch_size: int = 64,
         method: str = "auto",
@@ -228,7 +252,8 @@ class SemanticIndex(Index):
             catalog: The catalog.
             previous: An earlier index (e.g. from :meth:`load`); documents whose text is unchanged
                 reuse its vectors instead of being re-encoded.
-            progress: Show tqdm bars while encoding.
+            progress: Log progress lines (counts and ETA) while encoding, or a callable
+                ``progress(done, total)`` over the distinct texts.
             encoder: The encoder; the packaged MiniLM by default.
             batch_size: Texts per forward pass.
             method: :class:`VectorIndex` method (``"auto"``, ``"exact"``, ``"ivf"`` or ``"hnsw"``).
@@ -240,6 +265,7 @@ class SemanticIndex(Index):
         if previous is not None and (
             previous.params.get("model") != encoder.name
             or previous.params.get("backend") != encoder.backend
+            or previous.params.get("documents") != DOCUMENTS
         ):
             log.info("semantic: previous index used another model or backend; re-encoding all")
             previous = None
@@ -254,13 +280,14 @@ class SemanticIndex(Index):
             vectors[kind] = VectorIndex(docs.index.to_numpy(dtype=str), embedded, method=method)
             stats[kind] = {"documents": len(docs), "encoded": encoded, "reused": reused}
             log.info(
-                "semantic %s: %d documents, %d texts encoded, %d reused",
+                "semantic %s: %d documents, %d distinct texts encoded, %d reused",
                 kind,
                 len(docs),
                 encoded,
                 reused,
             )
         params = {
+            "documents": DOCUMENTS,
             "model": encoder.name,
             "dim": encoder.dim,
             "backend": encoder.backend,

@@ -199,9 +199,10 @@ class VectorIndex:
         return item_id in self._rows
 
     def rows(self, ids: Sequence[str], missing: str = "raise") -> np.ndarray:
-        """Matrix rows of ``ids``; unknown ids raise, or are dropped with ``missing="drop"``."""
+        """Matrix rows of ``ids``; unknown ids raise, are dropped (``missing="drop"``) or come
+        back as -1 (``missing="mark"``)."""
         rows = self._rows.get_indexer(list(ids))
-        if (rows < 0).any():
+        if (rows < 0).any() and missing != "mark":
             if missing != "drop":
                 unknown = [i for i, r in zip(ids, rows, strict=True) if r < 0][:5]
                 raise UnknownIdError(f"unknown ids: {unknown}")

@@ -241,3 +241,23 @@ def run(
         deezer[split] = quadrant_lift(restricted, labels, queries.quadrants, k)
     out["deezer"] = deezer
     return out
+
+
+def table(result: dict[str, Any]) -> str:
+    """The listener-centred figures of :func:`run` as a few printable lines."""
+    lines = []
+    for split in ("dev", "blind"):
+        part = result.get(split)
+        if not part:
+            continue
+        s = part["summary"]
+        lines.append(
+            f"{split}: {s['requests']} requests, every constraint met {s['mean_share']:.3f}, "
+            f"lists repeating a song {s['lists_with_repeat']}, distinct reasons "
+            f"{s['mean_distinct_why']:.3f}"
+        )
+        deezer = result.get("deezer", {}).get(split)
+        if deezer:
+            quadrants = ", ".join(f"{q} {v:+.2f}" for q, v in deezer["by_quadrant"].items())
+            lines.append(f"  Deezer lift: {quadrants}; mean {deezer['overall']:+.2f}")
+    return "\n".join(lines)

@@ -26,6 +26,7 @@ CONSTRAINTS = (
 REQUEST_KEYS = {"id", "text", "constraints", "notes"}
 FILE_KEYS = {"version", "split", "author", "written", "requests", "quadrants"}
 SPLITS = ("dev", "blind")
+QUERY_DIR = Path(__file__).resolve().parent / "data"  # the dev and blind request files
 QUADRANTS = {"happy": (1, 1), "angry": (-1, 1), "sad": (-1, -1), "calm": (1, -1)}
 STEP = {**dict.fromkeys(UNIT_FEATURES, 0.05), "tempo": 5.0, "loudness": 1.0}
 HIGH, LOW = 0.6, 0.4  # percentile bounds of "features": high / low

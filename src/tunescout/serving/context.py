@@ -1,22 +1,29 @@
-"""What every serving function works on: the catalog, the indexes, lookups, filter tables and mood
-search, with the mask, profile and signal helpers that the ranking functions share."""
+"""What every serving function works on: the catalog, the indexes, lookups, filter tables and the
+mood model, with the mask, profile, signal and catalog-fact helpers the serving functions share."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from tunescout.catalog import Catalog
+from tunescout.catalog import Catalog, as_list
+from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.indexes.base import Index
 from tunescout.serving import checks, profiles, ranking
 from tunescout.serving.filters import Filters, FilterTable
 from tunescout.serving.lookup import Lookup
-from tunescout.serving.mood import MoodSearch
+from tunescout.serving.mood import Moods
 from tunescout.serving.pipeline import Signal
+from tunescout.serving.query import Reference, Vocabulary
 from tunescout.vocabulary import Kind
+
+# Which model finds a reference's nearest artists: the first that holds the artist, co-listening
+# first (the same neighbours the Similar page shows).
+REFERENCE_MODELS = ("coplay", "als", "tags", "semantic", "audio")
 
 
 @dataclass
@@ -27,19 +34,33 @@ class Context:
     indexes: dict[str, Index]
     lookup: Lookup
     filters: dict[Kind, FilterTable]
-    mood_search: MoodSearch
+    moods: Moods
 
     @property
     def audio(self) -> Index:
         return self.indexes["audio"]
 
     @property
-    def semantic(self) -> Index:
-        return self.indexes["semantic"]
+    def semantic(self) -> Index | None:
+        """The MiniLM index (``None`` while a first build is still making it)."""
+        return self.indexes.get("semantic")
+
+    @property
+    def space(self) -> Index:
+        """The space where artists are described alike: MiniLM, else audio."""
+        return self.semantic if self.semantic is not None else self.audio
 
     @property
     def als(self) -> Index | None:
         return self.indexes.get("als")
+
+    def described(self, ids: Sequence[str], kind: Kind = "artists") -> np.ndarray:
+        """Unit vectors of ``ids`` in :attr:`space` (zeros for ids it does not hold), for MMR."""
+        vectors = self.space.vectors(kind)
+        rows = vectors.rows(ids, missing="mark")
+        out = np.zeros((len(rows), vectors.dim), dtype=np.float32)
+        out[rows >= 0] = vectors.vectors_at(rows[rows >= 0])
+        return out
 
     @property
     def signal_names(self) -> tuple[str, ...]:
@@ -77,8 +98,8 @@ class Context:
         """The mood as a query in each space that can read it: audio targets and MiniLM text."""
         if not mood:
             return {}
-        out = {"semantic": self.semantic.encode_query(mood)}
-        targets = self.mood_search.intent(mood).targets
+        out = {"semantic": self.moods.encoder.encode([mood.strip()])[0]} if self.semantic else {}
+        targets = self.moods.intent(mood).targets
         if targets:
             out["audio"] = self.audio.transform(pd.DataFrame([targets]))[0]
         return out
@@ -133,3 +154,110 @@ class Context:
             lambda ids: pd.Series(self.lookup.artist_of(ids)).map(scores).to_numpy(float),
             None if proposals is None else (lambda n: proposals),
         )
+
+    # ---- catalog facts for mood search and reasons ----------------------------------------------
+
+    @functools.cached_property
+    def vocabulary(self) -> Vocabulary:
+        """Catalog names that requests are parsed against (built on the first search)."""
+        return Vocabulary(self.catalog.tracks, self.catalog.artists)
+
+    @functools.cached_property
+    def _track_artist_rows(self) -> np.ndarray:
+        return self.lookup.artists.index.get_indexer(self.lookup.tracks["artist_id"])
+
+    @functools.cached_property
+    def _artist_tags(self) -> list[frozenset[str]]:
+        return [
+            frozenset(str(t["tag"]).casefold() for t in as_list(tags) if t and t.get("tag"))
+            for tags in self.lookup.artists["tags"]
+        ]
+
+    def table_rows(self, track_ids: Sequence[str]) -> np.ndarray:
+        """Rows of the tracks table of ``track_ids``."""
+        return self.lookup.tracks.index.get_indexer(list(track_ids))
+
+    @functools.cached_property
+    def _semantic_rows(self) -> np.ndarray:
+        """The semantic index's row of each tracks-table row (the same order unless rebuilt
+        apart)."""
+        index = self.semantic.vectors("tracks")
+        rows = self.filters["tracks"].rows_of(index.ids)
+        if rows is None:
+            return np.arange(len(index))
+        out = np.full(len(self.lookup.tracks), -1, dtype=np.int64)
+        out[rows[rows >= 0]] = np.flatnonzero(rows >= 0)
+        return out
+
+    def semantic_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Semantic index rows of tracks-table ``rows``."""
+        return self._semantic_rows[rows]
+
+    @functools.cached_property
+    def _unlabelled_tracks(self) -> np.ndarray:
+        matrix = self.filters["tracks"].genre_matrix
+        return np.asarray(matrix.sum(axis=1)).ravel() == 0
+
+    def genre_hits(self, labels: Sequence[str]) -> np.ndarray:
+        """Tracks carrying any of the genre ``labels``: by their own labels, or by their artist's
+        for a track that has none (an artist's genres gather all its tracks', too loose for one)."""
+        by_artist = self.filters["artists"].genre_hits(labels)[self._track_artist_rows]
+        return self.filters["tracks"].genre_hits(labels) | (by_artist & self._unlabelled_tracks)
+
+    def tag_hits(self, tags: Sequence[str]) -> np.ndarray:
+        """Tracks whose artist listeners tag with any of ``tags``."""
+        wanted = set(tags)
+        by_artist = np.fromiter((bool(t & wanted) for t in self._artist_tags), dtype=bool)
+        return by_artist[self._track_artist_rows]
+
+    def tag_match(self, rows: np.ndarray, words: Sequence[str]) -> np.ndarray:
+        """For track ``rows``: whether their artist is tagged with one of ``words`` or a pair
+        of neighbouring words ("road trip")."""
+        phrases = set(words) | {" ".join(p) for p in zip(words, words[1:], strict=False)}
+        artist_rows = self._track_artist_rows[rows]
+        return np.fromiter((bool(self._artist_tags[a] & phrases) for a in artist_rows), bool)
+
+    def matched_tags(self, row: int, words: Sequence[str]) -> list[str]:
+        """The tags of track ``row``'s artist among ``words`` and their pairs."""
+        phrases = set(words) | {" ".join(p) for p in zip(words, words[1:], strict=False)}
+        return sorted(self._artist_tags[self._track_artist_rows[row]] & phrases)
+
+    def artist_means(self, reference: Reference) -> dict[str, float]:
+        """A reference's audio features: the track's own, or its artist's mean over catalog
+        tracks (else the artist's own aggregate); empty when unknown."""
+        tracks = self.lookup.tracks
+        if reference.kind == "tracks":
+            row = tracks.loc[reference.id, AUDIO_FEATURES]
+        else:
+            own = tracks[tracks["artist_id"] == reference.artist_id]
+            row = (
+                own[AUDIO_FEATURES].astype(float).mean()
+                if len(own)
+                else self.lookup.artists.loc[reference.artist_id, AUDIO_FEATURES]
+            )
+        return {f: float(v) for f, v in row.items() if pd.notna(v)}
+
+    def shared_listeners(self, artist_id: str, others: Sequence[str]) -> np.ndarray:
+        """Listeners ``artist_id`` shares with each of ``others`` (zeros without listening)."""
+        coplay = self.indexes.get("coplay")
+        if coplay is None:
+            return np.zeros(len(others), dtype=np.int64)
+        return coplay.shared_listeners(artist_id, list(others))
+
+    def reference_neighbours(self, reference: Reference | None, n: int) -> pd.Series:
+        """Artist id → closeness (0–1) of the ``n`` artists nearest a reference's artist, by the
+        first model of :data:`REFERENCE_MODELS` that knows it; empty without a reference."""
+        if reference is None:
+            return pd.Series(dtype=float)
+        artist = reference.artist_id
+        for name in REFERENCE_MODELS:
+            index = self.indexes.get(name)
+            if index is None or not index.holds(artist, "artists"):
+                continue
+            ids, scores = index.similar([artist], n, "artists")
+            if len(ids):
+                scores = np.asarray(scores, dtype=float)
+                spread = scores.max() - scores.min()
+                scaled = (scores - scores.min()) / spread if spread > 0 else np.ones(len(ids))
+                return pd.Series(scaled, index=ids, name=name)
+        return pd.Series(dtype=float)

@@ -31,17 +31,17 @@ from tunescout.errors import DataMissingError
 from tunescout.indexes import store
 from tunescout.indexes.base import Index, registry
 from tunescout.indexes.vectors import share_ids
-from tunescout.serving import checks, neighbours, recommend
+from tunescout.serving import checks, neighbours, recommend, search
 from tunescout.serving.context import Context
 from tunescout.serving.filters import Filters, FilterTable
 from tunescout.serving.lookup import Lookup
-from tunescout.serving.mood import MoodSearch
+from tunescout.serving.mood import Moods
 from tunescout.vocabulary import HYBRID, KINDS
 
 log = logging.getLogger(__name__)
 MAX_K = checks.MAX_K
 MAX_TEXT = checks.MAX_TEXT
-REQUIRED = ("audio", "semantic")  # mood search and profiles need these; ALS needs listening data
+REQUIRED = ("audio",)  # semantic lands later in a first build; ALS needs listening data
 
 
 class Engine:
@@ -74,8 +74,9 @@ class Engine:
         for kind in KINDS:  # indexes over the same ids keep one copy of them
             share_ids([i.vectors(kind) for i in indexes.values() if i.covers(kind)])
         filters = {kind: FilterTable(cat.tables()[kind], f"{kind[:-1]}_id") for kind in KINDS}
-        mood = MoodSearch(indexes["semantic"], cat.tracks, table=filters["tracks"])
-        self.context = Context(cat, dict(indexes), Lookup(cat), filters, mood)
+        semantic = indexes.get("semantic")
+        moods = Moods(cat.tracks, encoder=semantic.encoder if semantic is not None else None)
+        self.context = Context(cat, dict(indexes), Lookup(cat), filters, moods)
         self.build = build
         self.catalog_info = catalog_info or {}
 
@@ -116,8 +117,8 @@ class Engine:
         return self.context.audio
 
     @property
-    def semantic(self) -> Index:
-        """The MiniLM semantic index."""
+    def semantic(self) -> Index | None:
+        """The MiniLM semantic index (``None`` until a first build has made it)."""
         return self.context.semantic
 
     @property
@@ -136,8 +137,9 @@ class Engine:
         return self.context.lookup.artists
 
     @property
-    def mood_search(self) -> MoodSearch:
-        return self.context.mood_search
+    def moods(self) -> Moods:
+        """What mood words ask of the audio features."""
+        return self.context.moods
 
     @property
     def track_filter(self) -> FilterTable:
@@ -187,19 +189,28 @@ class Engine:
     def search_mood(
         self, text: str, k: int = 10, filters: Filters | Mapping | None = None
     ) -> pd.DataFrame:
-        """Tracks matching a natural-language mood ("rainy heartbreak", "focus music for coding").
+        """Tracks for a listener's request: a mood or moment ("rainy heartbreak"), with eras,
+        genres, references ("like Radiohead but happier") and exclusions ("no rap") honoured.
 
-        Filters apply inside the search, so ``k`` results come back whenever ``k`` tracks pass.
+        Filters apply inside the search. Every part of the request is a constraint; when fewer
+        than ``k`` tracks meet them all, fewer come back and ``attrs["notes"]`` says so.
 
         Returns:
-            track details, ``score`` and ``why``, best first.
+            track details, ``score`` and ``why`` (evidence from each track), best first, one
+            recording per song; ``attrs["understood"]`` is the request as read.
         """
         checks.text(text, "search text")
         k = checks.k(k)
         mask = self.context.table_mask("tracks", filters)
-        found = self.mood_search.search(text, k, mask)
+        found = search.search(self.context, text, k, mask)
         info = self.track_info(found["track_id"])
-        return info.assign(score=found["score"].to_numpy(), why=found["why"].to_numpy())
+        out = info.assign(score=found["score"].to_numpy(), why=found["why"].to_numpy())
+        out.attrs.update(found.attrs)
+        return out
+
+    def understand(self, text: str) -> str:
+        """How a request is read, e.g. "1990s · rock · happy — like Radiohead, happier"."""
+        return search.understand(self.context, checks.text(text, "search text"))[0].label
 
     def survey_artists(
         self, k: int = 12, exclude: Sequence[str] = (), pool: int = 400, seed: int = 0

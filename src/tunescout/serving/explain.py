@@ -72,7 +72,10 @@ class _Evidence:
         self.tags = tags
 
     def _name(self, artist: str) -> str:
-        return self.lookup.name(artist)
+        names = self.__dict__.setdefault("_names", {})
+        if artist not in names:
+            names[artist] = self.lookup.name(artist)
+        return names[artist]
 
     def co_listening(self, row: int) -> str | None:
         if not self.basis or self.shared[row].max() <= 0:
@@ -207,10 +210,12 @@ def _reason(evidence: _Evidence, row: int, order: Sequence[str], mood: str | Non
 
 
 def _order(parts: pd.DataFrame, row: int) -> list[str]:
-    values = parts.iloc[row]
-    return [m for m in values.sort_values(ascending=False).index if values[m] > 0] or list(
-        values.sort_values(ascending=False).index
-    )
+    """The models of one row by their weighted contribution, those that added to it first."""
+    values = parts.to_numpy()[row]
+    order = np.argsort(-values, kind="stable")
+    names = parts.columns.to_numpy()
+    positive = [str(names[i]) for i in order if values[i] > 0]
+    return positive or [str(names[i]) for i in order]
 
 
 def for_survey(ctx, chosen: Sequence[str], parts: pd.DataFrame, taste) -> list[str]:
@@ -258,3 +263,79 @@ def for_listener(
 def for_session(lookup: Lookup, last_track: str) -> str:
     """Why a track follows a session."""
     return f"follows on from '{lookup.tracks.at[last_track, 'name']}'"
+
+
+# ---- mood search: what in each track matched ---------------------------------------------------
+
+
+def _share(percentile: float) -> str:
+    """ "top 8%" / "bottom 12%" of the catalog for a mid-rank percentile."""
+    if percentile >= 0.5:
+        return f"top {max(1, round(100 * (1 - percentile)))}%"
+    return f"bottom {max(1, round(100 * percentile))}%"
+
+
+def for_tracks(ctx, rows, understood, near) -> list[str]:
+    """Why each mood-search result is there, from evidence about that track: its year and genre
+    when asked for, listeners' tags it shares with the request, how it relates to a reference
+    (shared listeners, the relative change), and where its features sit in the catalog.
+
+    Args:
+        ctx: The serving context.
+        rows: Result rows of the tracks table.
+        understood: The request as read (:class:`~tunescout.serving.search.Understood`).
+        near: Artist id → closeness to the reference (empty without one).
+    """
+    query, intent = understood.query, understood.intent
+    tracks = ctx.lookup.tracks
+    reference = query.reference
+    artists = tracks["artist_id"].to_numpy()[rows]
+    shared = (
+        pd.Series(ctx.shared_listeners(reference.artist_id, artists), index=artists)
+        if reference is not None
+        else None
+    )
+    ref_means = ctx.artist_means(reference) if reference is not None else {}
+    ref_name = reference.name.split(" — ")[-1] if reference is not None else ""
+    asked = set(query.genres)
+    strongest = sorted(intent.weights, key=lambda f: -intent.weights[f])[:2]
+    out = []
+    for position, row in enumerate(rows):
+        track = tracks.iloc[row]
+        parts: list[str] = []
+        if query.years and pd.notna(track["release_year"]):
+            parts.append(str(int(track["release_year"])))
+        if asked:
+            artist_genres = as_list(ctx.lookup.artists.at[track["artist_id"], "genres"])
+            matched = [g for g in [*as_list(track["genres"]), *artist_genres] if g in asked]
+            if matched:
+                parts.append(matched[0])
+        tags = ctx.matched_tags(row, query.rest.split()) if query.rest else []
+        if tags:
+            parts.append("tagged " + ", ".join(f"‘{t}’" for t in tags[:2]) + " by listeners")
+        if reference is not None:
+            count = int(shared.iloc[position]) if shared is not None else 0
+            if count:
+                parts.append(f"{count} {ref_name} listeners also play {track['artist_name']}")
+            elif track["artist_id"] in near.index:
+                parts.append(f"close to {ref_name} ({near.name or 'similarity'})")
+            for feature, sign in query.relative.items():
+                if feature in ref_means and pd.notna(track[feature]):
+                    word = "more" if sign > 0 else "less"
+                    parts.append(
+                        f"{word} {feature} than {ref_name} "
+                        f"({track[feature]:.2f} vs {ref_means[feature]:.2f})"
+                    )
+        for feature in strongest:
+            if feature in query.relative:
+                continue
+            pct = float(ctx.moods.percentile(feature, np.array([row]))[0])
+            target_high = intent.targets[feature] >= ctx.moods.median(feature)
+            if (pct >= 0.5) == target_high:
+                label = FEATURE_WORDS.get((feature, "high" if target_high else "low"), feature)
+                parts.append(f"{label}: {feature} in the {_share(pct)}")
+        if not parts:
+            words = mood_words(tracks.iloc[[row]]).iloc[0]
+            parts.append(f"sounds {words}" if words else "close to the words of the request")
+        out.append(" · ".join(parts))
+    return out

@@ -1,9 +1,10 @@
-"""Mood search: free text → audio-feature targets and genres, blended with MiniLM similarity.
+"""What a mood asks of the music: free text → audio-feature targets, and each track's fit to them.
 
-A query such as "music for a rainy heartbreak" is split into words and phrases; each is matched
-by MiniLM against prototype phrases of a few moods with known feature targets (so "heartbroken"
-lands on "sad" without being listed), and against the catalog's genre names. Tracks are then
-ranked by a blend of semantic similarity and closeness of their feature percentiles to the targets.
+A mood such as "rainy heartbreak" is split into words and phrases; each is matched by MiniLM
+against the phrases of the one mood table (:data:`~tunescout.domain.moods.MOODS`), which carry
+feature targets, so "heartbroken" lands on "sad" without being listed. A track fits by how close
+its feature percentiles are to the targets. :mod:`tunescout.serving.search` combines this with
+the rest of a request (eras, genres, references, exclusions) and with text similarity.
 """
 
 from __future__ import annotations
@@ -17,13 +18,9 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from tunescout.domain.features import AUDIO_FEATURES
-from tunescout.domain.genres import GENRE_ALIASES
-from tunescout.domain.moods import FEATURE_WORDS, MOODS
+from tunescout.domain.moods import MOODS
 from tunescout.errors import InputError
-from tunescout.indexes.encoding.encoder import Encoder
-from tunescout.indexes.semantic import SemanticIndex
-from tunescout.indexes.topk import largest
-from tunescout.serving.filters import FilterTable
+from tunescout.indexes.encoding.encoder import Encoder, load_encoder
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +40,11 @@ WORD = re.compile(r"[a-z0-9&'’-]+")
 _MAX_GRAM = 3
 # Cosine of a query phrase to a prototype: below _SIM_LO it implies nothing, from _SIM_HI fully.
 _SIM_LO, _SIM_HI = 0.5, 0.8
-_POOL = 400
 _GRAM_CACHE = 20_000  # vectors of query phrases kept (384 floats each: about 30 MB when full)
-_GENRE_BONUS = 1.0
-# With a strong intent the feature fit carries this share of the score; semantic the rest.
-_FIT_SHARE = 0.75
+# Bounded work per request: words read and new phrases encoded (a long query of many distinct
+# words would otherwise encode hundreds of phrases).
+MAX_WORDS = 40
+MAX_NEW_PHRASES = 64
 
 
 @dataclass
@@ -57,13 +54,11 @@ class Intent:
     Attributes:
         targets: Feature to target value in feature units, e.g. ``{"valence": 0.1, "tempo": 75}``.
         weights: Feature to how strongly the query implies it (0–1).
-        genres: Catalog genres the query names (e.g. ``["classic rock"]``).
         words: Query words or phrases that produced the intent, for explanations.
     """
 
     targets: dict[str, float] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
-    genres: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
 
     @property
@@ -77,13 +72,16 @@ def _tokens(text: str) -> list[str]:
 
 
 def _grams(tokens: list[str]) -> list[tuple[str, range]]:
-    """Phrases of 1–3 tokens that neither start nor end with a stopword, with their token spans."""
+    """Phrases of 1–3 tokens that neither start nor end with a stopword (or are in the mood
+    table as they are), with their token spans."""
     out = {}
     for n in range(1, _MAX_GRAM + 1):
         for i in range(len(tokens) - n + 1):
             gram = tokens[i : i + n]
-            if gram[0] not in STOPWORDS and gram[-1] not in STOPWORDS:
-                out.setdefault(" ".join(gram), range(i, i + n))
+            phrase = " ".join(gram)
+            # Phrasal verbs of the mood table ("work out", "pump me up") keep their particles.
+            if (gram[0] not in STOPWORDS and gram[-1] not in STOPWORDS) or phrase in _LEXICON:
+                out.setdefault(phrase, range(i, i + n))
     return list(out.items())
 
 
@@ -113,72 +111,75 @@ def _percentile_table(tracks: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.nd
     return pct, sorted_values
 
 
-class MoodSearch:
-    """Free-text mood search over the catalog tracks.
+class Moods:
+    """Mood intents of free text and the tracks' fit to them.
 
     Args:
-        semantic: The semantic index built on the same catalog.
-        tracks: The catalog tracks table (rows in table order; masks refer to these rows).
-        encoder: Encoder for queries and prototypes; the semantic index's encoder by default.
-        table: ``FilterTable(tracks, "track_id")`` if the caller already has one (its genre
-            matrix is shared rather than built twice).
+        tracks: The catalog tracks table (rows in table order: fits and percentiles follow it).
+        encoder: Encoder for the text and the mood phrases; the packaged MiniLM by default.
 
     Example:
-        >>> ms = MoodSearch(semantic, catalog.tracks)  # doctest: +SKIP
-        >>> ms.search("music for a rainy heartbreak", k=10)  # doctest: +SKIP
+        >>> moods = Moods(catalog.tracks)  # doctest: +SKIP
+        >>> intent, vector = moods.analyse("music for a rainy heartbreak")  # doctest: +SKIP
+        >>> moods.feature_fit(intent)  # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        semantic: SemanticIndex,
-        tracks: pd.DataFrame,
-        encoder: Encoder | None = None,
-        table: FilterTable | None = None,
-    ) -> None:
-        self.semantic = semantic
-        self._genres = table if table is not None else FilterTable(tracks, "track_id")
-        if len(self._genres.ids) != len(tracks) or not np.array_equal(
-            self._genres.ids, tracks["track_id"].to_numpy(dtype=str)
-        ):
-            raise InputError("the filter table's rows are not the tracks table's rows")
-        self.ids = self._genres.ids
-        self._index = semantic.vectors("tracks")
-        # Index rows of each table row, so masks and scores line up whatever the index order.
-        self._index_rows = self._index.rows(self.ids)
-        self._table_rows = np.full(len(self._index), -1, dtype=np.int64)
-        self._table_rows[self._index_rows] = np.arange(len(self.ids))
+    def __init__(self, tracks: pd.DataFrame, encoder: Encoder | None = None) -> None:
+        self.ids = tracks["track_id"].to_numpy(dtype=str)
         self._pct, self._sorted = _percentile_table(tracks)
-        vocab = self._genres.genres
-        aliases = {a: c for a, c in GENRE_ALIASES.items() if c in vocab}
-        self.genre_vocabulary: dict[str, str] = aliases | {g: g for g in vocab}
         self._encoder = encoder
         self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
         self._gram_cache: dict[str, np.ndarray] = {}
 
     @property
     def encoder(self) -> Encoder:
-        """The encoder (the semantic index's own unless one was given)."""
-        return self._encoder or self.semantic.encoder
+        """The encoder (the packaged MiniLM unless one was given)."""
+        if self._encoder is None:
+            self._encoder = load_encoder()
+        return self._encoder
+
+    def median(self, feature: str) -> float:
+        """The catalog's median of ``feature`` (feature units)."""
+        ordered = self._sorted[feature]
+        return float(ordered[len(ordered) // 2]) if len(ordered) else float("nan")
+
+    def percentile(self, feature: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """Mid-rank catalog percentile (0–1) of ``feature`` for ``rows`` (all by default)."""
+        column = self._pct[AUDIO_FEATURES.index(feature)]
+        return column if rows is None else column[rows]
+
+    def analyse(self, text: str) -> tuple[Intent, np.ndarray]:
+        """The intent of ``text`` and its MiniLM vector (one encoder call for both).
+
+        Raises:
+            InputError: When ``text`` is empty or blank.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("the search text is empty: describe the music you want")
+        tokens = _tokens(text)[:MAX_WORDS]
+        grams = _grams(tokens)
+        new = [g for g, _ in grams if g not in self._gram_cache]
+        if len(new) > MAX_NEW_PHRASES:  # shortest phrases first: they carry the moods
+            dropped = set(new[MAX_NEW_PHRASES:])
+            grams = [(g, span) for g, span in grams if g not in dropped]
+        vectors = self._encode_with_grams(" ".join(tokens) or text.strip(), [g for g, _ in grams])
+        intent = self._intent_from(grams, vectors[1:], " ".join(tokens), vectors[0])
+        log.debug("intent of %r: %s", text, intent)
+        return intent, vectors[0]
+
+    def intent(self, text: str) -> Intent:
+        """What ``text`` implies: feature targets and weights, and the words behind them.
+
+        Raises:
+            InputError: When ``text`` is empty or blank.
+        """
+        return self.analyse(text)[0]
 
     def _prototype_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Vectors of every mood phrase and the index in :data:`MOODS` of each (encoded once)."""
         if self._prototypes is None:
             self._prototypes = (self.encoder.encode(list(_PHRASES)), _OWNER)
         return self._prototypes
-
-    def _detect_genres(self, tokens: list[str]) -> tuple[list[str], list[str], set[int]]:
-        """Genres named in ``tokens`` (longest phrase first), the phrases, and the used positions."""
-        genres, phrases, used = [], [], set()
-        for n in range(_MAX_GRAM, 0, -1):
-            for i in range(len(tokens) - n + 1):
-                span = set(range(i, i + n))
-                phrase = " ".join(tokens[i : i + n])
-                if span & used or phrase not in self.genre_vocabulary:
-                    continue
-                genres.append(self.genre_vocabulary[phrase])
-                phrases.append(phrase)
-                used |= span
-        return list(dict.fromkeys(genres)), phrases, used
 
     def _encode_with_grams(self, text: str, grams: list[str]) -> np.ndarray:
         """Vectors of ``text`` then each gram, in one encoder call; gram vectors are cached.
@@ -195,21 +196,6 @@ class MoodSearch:
             self._gram_cache.clear()
         self._gram_cache.update((g, known[g]) for g in missing)
         return np.vstack([vectors[:1], *(known[g][None, :] for g in grams)])
-
-    def _analyse(self, text: str) -> tuple[Intent, np.ndarray]:
-        """The intent of ``text`` and its MiniLM vector (one encoder call for both)."""
-        if not isinstance(text, str) or not text.strip():
-            raise InputError("the search text is empty: describe the music you want")
-        tokens = _tokens(text)
-        genres, genre_phrases, used = self._detect_genres(tokens)
-        rest = [t for i, t in enumerate(tokens) if i not in used]
-        grams = _grams(rest)
-        vectors = self._encode_with_grams(text.strip(), [g for g, _ in grams])
-        intent = self._intent_from(grams, vectors[1:], " ".join(rest), vectors[0])
-        intent.genres = genres
-        intent.words = list(dict.fromkeys(genre_phrases + intent.words))
-        log.debug("intent of %r: %s", text, intent)
-        return intent, vectors[0]
 
     def _intent_from(
         self,
@@ -271,14 +257,6 @@ class MoodSearch:
             targets=targets, weights=weights, words=list(dict.fromkeys(words[m] for m in used))
         )
 
-    def intent(self, text: str) -> Intent:
-        """What ``text`` implies: feature targets and weights, genres, and the words behind them.
-
-        Raises:
-            InputError: When ``text`` is empty or blank.
-        """
-        return self._analyse(text)[0]
-
     def _target_percentiles(self, intent: Intent) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Feature columns, their target percentiles in this catalog, and weights."""
         cols, targets, weights = [], [], []
@@ -317,93 +295,3 @@ class MoodSearch:
             distance += term
         np.subtract(1.0, distance, out=distance)
         return distance
-
-    def _genre_hits(self, genres: list[str], rows: np.ndarray | None = None) -> np.ndarray:
-        """``(len(genres), len(rows))``: which of ``rows`` (all rows by default) carry each genre."""
-        n = len(self.ids) if rows is None else len(rows)
-        hits = [self._genres.genre_hits([g]) for g in genres]
-        return np.array([h if rows is None else h[rows] for h in hits], dtype=bool).reshape(
-            len(genres), n
-        )
-
-    def _candidates(
-        self, intent: Intent, vector: np.ndarray, mask: np.ndarray | None, k: int
-    ) -> np.ndarray:
-        """Table rows worth scoring: the best semantic, feature-fit and genre matches under ``mask``."""
-        pool = max(_POOL, 4 * k)
-        index_mask = None
-        if mask is not None:
-            index_mask = np.zeros(len(self._index), dtype=bool)
-            index_mask[self._index_rows] = mask
-        found, _ = self._index.search_rows(vector, pool, index_mask)
-        pools = [self._table_rows[found]]
-        allowed = None if mask is None else np.flatnonzero(mask)
-        if intent.targets and (allowed is None or len(allowed)):
-            fit = self.feature_fit(intent, allowed)
-            if intent.genres:
-                # Within the named genres first, so "latin party music" finds latin party tracks.
-                fit += _GENRE_BONUS * self._genre_hits(intent.genres, allowed).any(axis=0)
-            best = largest(fit, pool)
-            pools.append(best if allowed is None else allowed[best])
-        return np.unique(np.concatenate(pools))
-
-    def _why(self, intent: Intent, rows: np.ndarray, per_genre: np.ndarray) -> list[str]:
-        cols, targets, weights = self._target_percentiles(intent)
-        quoted = f"matches '{', '.join(intent.words)}'" if intent.words else "similar wording"
-        out = []
-        for i, row in enumerate(rows):
-            words = [g for g, has in zip(intent.genres, per_genre[:, i], strict=True) if has]
-            for c, t, w in zip(cols, targets, weights, strict=True):
-                p = self._pct[c, row]
-                side = "high" if t >= 0.5 else "low"
-                on_side = p >= 0.6 if side == "high" else p <= 0.4
-                label = FEATURE_WORDS.get((AUDIO_FEATURES[c], side))
-                if w >= 0.5 and on_side and label and label not in words:
-                    words.append(label)
-            out.append(f"{', '.join(words)} — {quoted}" if words else quoted)
-        return out
-
-    def search(self, text: str, k: int = 10, mask: np.ndarray | None = None) -> pd.DataFrame:
-        """The ``k`` tracks that best match the mood, activity or genre ``text`` describes.
-
-        Args:
-            text: Free text, e.g. ``"pump me up for the gym"``.
-            k: How many results.
-            mask: Boolean array over ``tracks`` rows (from ``FilterTable(tracks,
-                "track_id").mask(filters)``); applied before ranking.
-
-        Returns:
-            Columns ``track_id, score, semantic, feature_fit, why``, best first; exactly ``k`` rows
-            whenever ``k`` tracks pass ``mask``.
-
-        Raises:
-            InputError: When ``text`` is blank, ``k`` is not positive, or ``mask`` has the wrong length.
-        """
-        if k <= 0:
-            raise InputError(f"k must be positive, got {k}")
-        if mask is not None:
-            mask = np.asarray(mask, dtype=bool)
-            if mask.shape != (len(self.ids),):
-                raise InputError(
-                    f"filter mask has {mask.size} rows but the tracks table has {len(self.ids)}"
-                )
-        intent, vector = self._analyse(text)
-        rows = self._candidates(intent, vector, mask, k)
-        semantic = self._index.vectors_at(self._index_rows[rows]) @ vector
-        fit = self.feature_fit(intent, rows)
-        per_genre = self._genre_hits(intent.genres, rows)
-        genre_hit = per_genre.any(axis=0)
-        spread = float(semantic.max() - semantic.min()) if len(rows) else 0.0
-        sem_scaled = (semantic - semantic.min()) / spread if spread > 0 else np.zeros(len(rows))
-        share = _FIT_SHARE * intent.strength
-        score = (1 - share) * sem_scaled + share * fit + _GENRE_BONUS * genre_hit
-        top = np.argsort(-score, kind="stable")[:k]
-        return pd.DataFrame(
-            {
-                "track_id": self.ids[rows[top]],
-                "score": score[top].astype(np.float64),
-                "semantic": semantic[top].astype(np.float64),
-                "feature_fit": fit[top].astype(np.float64),
-                "why": self._why(intent, rows[top], per_genre[:, top]),
-            }
-        )

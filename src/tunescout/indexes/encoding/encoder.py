@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 # Set before transformers / sentence-transformers are imported anywhere below: they read these once.
@@ -114,7 +114,10 @@ class Encoder:
         return max(1, len(os.sched_getaffinity(0)))
 
     def encode_documents(
-        self, texts: Sequence[str], batch_size: int = 64, progress: bool = False
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        progress: bool | Callable[[int, int], None] = False,
     ) -> np.ndarray:
         """Embed many catalog documents for an index build, on all threads.
 
@@ -123,14 +126,24 @@ class Encoder:
         cosine of 0.99998 to the fp32 vectors (``scripts/benchmark.py`` measures both). Queries go
         through :meth:`encode` in fp32.
 
+        Args:
+            texts: The documents.
+            batch_size: Texts per forward pass.
+            progress: A tqdm bar (``True``), or ``progress(done, total)`` after each chunk.
+
         Returns:
             ``(len(texts), dim)`` float32 array with L2-normalised rows.
         """
         import torch
 
-        if self.document_precision != "bf16":
-            return self.encode_torch(texts, batch_size=batch_size, progress=progress)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        if callable(progress):  # in chunks, reporting after each
+            chunk = max(batch_size * 16, 1)
+            parts = []
+            for start in range(0, len(texts), chunk):
+                parts.append(self.encode_documents(texts[start : start + chunk], batch_size))
+                progress(min(start + chunk, len(texts)), len(texts))
+            return np.vstack(parts) if parts else np.empty((0, self.dim), dtype=np.float32)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.document_precision == "bf16"):
             return self.encode_torch(texts, batch_size=batch_size, progress=progress)
 
     def encode(
