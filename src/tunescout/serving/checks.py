@@ -16,6 +16,7 @@ from tunescout.vocabulary import FUSIONS, SIGNALS, canonical
 
 MAX_K = 500
 MAX_TEXT = 300  # characters of a mood or search text (the app's fields allow as many)
+MAX_ID = 1000  # characters of an id (catalog ids have 14 to 40)
 INF = float("inf")
 _SHORT = reprlib.Repr()
 _SHORT.maxlong, _SHORT.maxstring, _SHORT.maxother = 24, 60, 60
@@ -102,9 +103,11 @@ def stars(value: object, what: str = "stars", whole_floats: bool = True) -> int:
 # ---- text --------------------------------------------------------------------------------------
 
 
-def valid_text(value: str, what: str) -> str:
+def valid_text(value: str, what: str, max_chars: int = MAX_ID) -> str:
     """``value`` when it can be encoded (no lone surrogate such as ``"\\ud800"``, which neither the
-    tokenizer, SQLite nor Arrow can take)."""
+    tokenizer, SQLite nor Arrow can take) and has at most ``max_chars`` characters."""
+    if len(value) > max_chars:
+        raise InputError(f"{what} has {len(value):,} characters; at most {max_chars:,} are read")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -140,8 +143,8 @@ def _bounds(name: str, pair: object) -> object:
     to refuse by name."""
     if not isinstance(pair, tuple | list) or len(pair) != 2:
         return pair
-    if any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in pair):
-        return pair
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Real | decimal.Decimal) for v in pair):
+        raise InputError(f"filter {name}: bounds must be numbers, got {shown(tuple(pair))}")
     out: list[float] = []
     for v in pair:
         try:  # integers stay integers as long as numpy compares them exactly
