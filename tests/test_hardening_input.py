@@ -7,10 +7,16 @@ and the current index build value for value.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import math
+import re
 import sqlite3
+import time
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +27,7 @@ from tunescout.errors import InputError, TunescoutError, UnknownIdError
 from tunescout.indexes import store
 from tunescout.serving.engine import MAX_K, MAX_TEXT, Engine
 from tunescout.serving.pipeline import POOL
-from tunescout.serving.ratings import MAX_IMPORT_BYTES, ImportRejected, RatingsStore
+from tunescout.serving.ratings import MAX_IMPORT_BYTES, ImportRejected, RatingsStore, from_cell
 
 pytestmark = pytest.mark.hardening
 
@@ -582,3 +588,323 @@ def test_a_10000_character_search_link_opens_the_page(synthetic_dir: Path, monke
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(at.text_input(key="mood_text").value) == MAX_TEXT
     assert len(at.dataframe[0].value) == 10
+
+
+# ---- hostile but well-typed arguments (issue #15, item 6): one validation path -------------------
+
+HUGE = 10**400  # an int no float holds
+
+
+def hostile_calls(e: Engine, a: str, t: str) -> dict[str, tuple[Callable[[], object], str]]:
+    """Calls with values of the right type that are still unusable, and the refusal each gets."""
+    return {
+        "filter popularity up to 10**400": (
+            lambda: e.search_mood("chill", filters={"popularity": (0, HUGE)}),
+            "filter popularity: bounds must be numbers a float can hold",
+        ),
+        "filter years from -10**400": (
+            lambda: e.recommend({a: 5}, filters={"years": (-HUGE, 2000)}),
+            "filter years: bounds must be numbers a float can hold",
+        ),
+        "filter feature 10**400 on a session": (
+            lambda: e.continue_session([t], filters={"features": {"energy": (0, HUGE)}}),
+            "filter energy: bounds must be numbers",
+        ),
+        "weight 10**400": (
+            lambda: e.recommend({a: 5}, weights={"als": HUGE}),
+            "the weight of als must be a number of at least 0 that a float can hold",
+        ),
+        "weight 10**400 on tracks": (
+            lambda: e.recommend_tracks({a: 5}, weights={"audio": HUGE}),
+            "the weight of audio must be a number",
+        ),
+        "diversity 10**400": (
+            lambda: e.recommend({a: 5}, diversity=HUGE),
+            "diversity must be a number from 0 to 1",
+        ),
+        "survey seed -1": (
+            lambda: e.survey_artists(seed=-1),
+            "seed must be a whole number of at least 0",
+        ),
+        "survey seed -10**400": (lambda: e.survey_artists(seed=-HUGE), "at least 0"),
+        "model as a list": (lambda: e.similar_artists(a, model=["als"]), "model name must be text"),
+        "model as a list, tracks": (lambda: e.similar_tracks(t, model=["als"]), "must be text"),
+        "k 10**400": (lambda: e.search_mood("chill", k=HUGE), "k must be a whole number from 1"),
+        "stars 10**400": (lambda: e.recommend({a: HUGE}), "must be 1–5 stars, got 1000"),
+        "stars numpy 6": (lambda: e.recommend({a: np.int64(6)}), "must be 1–5 stars"),
+        "stars Fraction 9/2": (lambda: e.recommend({a: Fraction(9, 2)}), "must be 1–5 stars"),
+        "lone surrogate in a mood": (
+            lambda: e.search_mood("sad \ud800 piano"),
+            "the search text is not valid Unicode",
+        ),
+        "lone surrogate in recommend's mood": (
+            lambda: e.recommend({a: 5}, mood="rain \udfff"),
+            "the mood is not valid Unicode",
+        ),
+        "lone surrogate in an artist name search": (
+            lambda: e.find_artists("Bj\ud800rk"),
+            "the name to find is not valid Unicode",
+        ),
+        "lone surrogate in a track name search": (
+            lambda: e.find_tracks("\udcff"),
+            "the name to find is not valid Unicode",
+        ),
+        "lone surrogate in an exclusion": (
+            lambda: e.survey_artists(exclude=["\ud800"]),
+            "an id in exclude is not valid Unicode",
+        ),
+        "lone surrogate in track ids": (
+            lambda: e.track_info([t, "\ud800"]),
+            "an id in track ids is not valid Unicode",
+        ),
+        "lone surrogate as a rated artist": (
+            lambda: e.recommend({"\ud800": 5}),
+            "not valid Unicode",
+        ),
+    }
+
+
+HOSTILE_CASES = [
+    "filter popularity up to 10**400", "filter years from -10**400",
+    "filter feature 10**400 on a session", "weight 10**400", "weight 10**400 on tracks",
+    "diversity 10**400", "survey seed -1", "survey seed -10**400", "model as a list",
+    "model as a list, tracks", "k 10**400", "stars 10**400", "stars numpy 6", "stars Fraction 9/2",
+    "lone surrogate in a mood", "lone surrogate in recommend's mood",
+    "lone surrogate in an artist name search", "lone surrogate in a track name search",
+    "lone surrogate in an exclusion", "lone surrogate in track ids",
+    "lone surrogate as a rated artist",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", HOSTILE_CASES)
+def test_hostile_but_well_typed_arguments_are_one_line_refusals(eng: Engine, case: str) -> None:
+    artist = eng.catalog.artists["artist_id"].iloc[0]
+    track = eng.catalog.tracks["track_id"].iloc[0]
+    call, message = hostile_calls(eng, artist, track)[case]
+    with pytest.raises(InputError, match=re.escape(message)) as refused:
+        call()
+    assert "\n" not in str(refused.value) and len(str(refused.value)) < 300
+
+
+def test_every_number_type_reads_the_same(eng: Engine) -> None:
+    """``int``, numpy integers and whole floats, ``Fraction`` and ``Decimal`` are the same stars,
+    weights, bounds and diversity as their plain values."""
+    artists = list(eng.survey_artists(k=3)["artist_id"])
+    plain = eng.recommend(dict.fromkeys(artists, 5), k=5, weights={"audio": 0.5}, diversity=0.25)
+    for five, half, quarter in [
+        (np.int64(5), np.float32(0.5), np.float64(0.25)),
+        (5.0, Fraction(1, 2), Fraction(1, 4)),
+        (Fraction(5), Decimal("0.5"), Decimal("0.25")),
+        (np.uint8(5), 0.5, 0.25),
+    ]:
+        got = eng.recommend(
+            dict.fromkeys(artists, five), k=5, weights={"audio": half}, diversity=quarter
+        )
+        pd.testing.assert_frame_equal(got, plain)
+    bounds = eng.search_mood("chill", k=5, filters={"popularity": (20, 80), "years": (1990, 2010)})
+    for odd in [
+        {"popularity": (Fraction(20), np.float32(80)), "years": (np.int16(1990), Decimal(2010))},
+        {"popularity": (np.int64(20), 80.0), "years": (1990.0, np.uint16(2010))},
+    ]:
+        pd.testing.assert_frame_equal(eng.search_mood("chill", k=5, filters=odd), bounds)
+
+
+# ---- ratings export and import (item 7): a round trip, safe in a spreadsheet ----------------------
+
+ODD_IDS = [
+    "plain", "with,comma", 'with "quotes"', "carriage\rreturn", "line\nfeed", "crlf\r\nend",
+    " leading space", "trailing space ", "\ttab first", "line\u2028separator", "para\u2029sep",
+    "end\u2028", "=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "＝1+1", " =1+1",
+    "'quoted", "''=x", "\ufeffbom", "emoji 🎧", "Zoë", "NUL\x00inside", "x" * 200,
+]  # fmt: skip
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+
+
+def test_the_export_round_trips_every_id_and_is_safe_in_a_spreadsheet(tmp_path: Path) -> None:
+    store = RatingsStore(tmp_path / "ratings.sqlite")
+    wanted = {artist: 1 + i % 5 for i, artist in enumerate(ODD_IDS)}
+    for artist, stars in wanted.items():
+        store.rate("ana", artist, stars)
+    names = {artist: f"=cmd|' /C calc'!A{i}" for i, artist in enumerate(ODD_IDS[:5])}
+    text = store.export_csv("ana", names=names)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[0] == ["artist_id", "artist_name", "stars", "updated_at"]
+    for row in rows[1:]:
+        for cell in row:
+            assert not cell.lstrip().startswith(FORMULA_START), cell  # no cell runs as a formula
+    shown = {from_cell(r[0]): from_cell(r[1]) for r in rows[1:]}
+    assert {a: n for a, n in shown.items() if n} == names  # artist names in the export
+    for data in (text, text.encode("utf-8"), text.encode("utf-8-sig")):
+        store.import_csv("copy", data, known=set(ODD_IDS), replace=True)
+        assert store.ratings("copy") == wanted
+    assert store.ratings("ana") == wanted
+
+
+@pytest.mark.parametrize("size", [MAX_IMPORT_BYTES + 1, 40_000_000], ids=["just over", "40 MB"])
+def test_text_imports_count_against_the_cap(saved: RatingsStore, size: int) -> None:
+    """A str is held to the 2 MB of a file: refused at once, before it is parsed into rows."""
+    rows = "ar1,5\n" * (size // 6 + 1)
+    started = time.perf_counter()
+    refused_without_change(
+        saved, lambda: saved.import_csv("ana", "artist_id,stars\n" + rows), ImportRejected, "larger"
+    )
+    assert time.perf_counter() - started < 2.0
+
+
+def test_text_just_under_the_cap_imports(saved: RatingsStore) -> None:
+    lines = [f"a{i:07d},{1 + i % 5}" for i in range((MAX_IMPORT_BYTES - 20) // 11)]
+    text = "artist_id,stars\n" + "\n".join(lines)
+    assert len(text.encode()) <= MAX_IMPORT_BYTES
+    assert saved.import_csv("big", text) == len(lines)
+
+
+@pytest.mark.parametrize(
+    "timeout", [float("nan"), float("inf"), -1, 3601, HUGE, "10", True, 1j], ids=repr
+)
+def test_a_bad_timeout_is_refused(tmp_path: Path, timeout: object) -> None:
+    with pytest.raises(InputError, match="the ratings database's timeout must be a number"):
+        RatingsStore(tmp_path / "ratings.sqlite", timeout=timeout)  # type: ignore[arg-type]
+    assert not (tmp_path / "ratings.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    "row", [("ana", "ar9", "x", "2024"), ("ana", "ar9", 7, "2024"), ("ana", "ar9", 2.5, "2024"),
+            ("ana", b"ar9", 4, "2024"), ("ana", "ar9", None, None), ("ana", "ar9", b"5", "2024")],
+    ids=["stars x", "stars 7", "stars 2.5", "id bytes", "nulls", "stars bytes"],
+)  # fmt: skip
+def test_a_row_no_write_makes_is_left_out_when_read(saved: RatingsStore, row: tuple) -> None:
+    """A database edited by hand (or by an older schema without the CHECK): reading skips the row,
+    nothing else changes."""
+    with sqlite3.connect(saved.path) as conn:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute("DROP TABLE IF EXISTS plain")
+        conn.execute("CREATE TABLE plain AS SELECT * FROM ratings")  # no constraints at all
+        conn.execute("DROP TABLE ratings")
+        conn.execute("ALTER TABLE plain RENAME TO ratings")
+        conn.execute("INSERT INTO ratings VALUES (?, ?, ?, ?)", row)
+    conn.close()
+    assert saved.ratings("ana") == SAVED["ana"]
+    assert list(saved.table("ana")["artist_id"]) == list(SAVED["ana"])
+    assert saved.export_csv("ana").count("\n") == 1 + len(SAVED["ana"])
+    assert saved.ratings("bob") == SAVED["bob"]
+
+
+@pytest.mark.parametrize("call", ["rate", "forget", "enqueue"])
+def test_ids_that_sqlite_cannot_store_are_refused(saved: RatingsStore, call: str) -> None:
+    calls = {
+        "rate": lambda: saved.rate("ana", "ar\ud800", 4),
+        "forget": lambda: saved.forget("ana", "\udfff"),
+        "enqueue": lambda: saved.enqueue("ana", "t\ud800"),
+    }
+    refused_without_change(saved, calls[call], InputError, "not valid Unicode")
+
+
+# ---- every public method × every argument × hostile values: refusals are TunescoutErrors --------
+
+HOSTILE_VALUES = {
+    "10**400": HUGE,
+    "-10**400": -HUGE,
+    "Fraction(1, 3)": Fraction(1, 3),
+    "Decimal('NaN')": Decimal("NaN"),
+    "np.int64(5)": np.int64(5),
+    "np.float32(nan)": np.float32("nan"),
+    "-1": -1,
+    "True": True,
+    "inf": float("inf"),
+    "lone surrogate": "a\ud800b",
+    "['als']": ["als"],
+    "{'a': 1}": {"a": 1},
+    "None": None,
+    "b'x'": b"x",
+    "object()": object(),
+    "10,000 characters": "x" * 10_000,
+}
+
+
+def public_calls(e: Engine) -> dict[str, tuple[Callable[..., object], dict[str, object]]]:
+    """Each public method with good arguments, by name (a hostile value replaces one at a time)."""
+    artist = e.catalog.artists["artist_id"].iloc[0]
+    track = e.catalog.tracks["track_id"].iloc[0]
+    user = e.catalog.interactions["user_id"].iloc[0]
+    good_filter = {"popularity": (0, 100)}
+    return {
+        "search_mood": (e.search_mood, {"text": "chill", "k": 5, "filters": good_filter}),
+        "recommend": (
+            e.recommend,
+            {
+                "ratings": {artist: 5},
+                "k": 5,
+                "mood": "calm",
+                "weights": {"audio": 1.0},
+                "filters": good_filter,
+                "diversity": 0.2,
+                "fusion": "weighted",
+            },
+        ),  # fmt: skip
+        "recommend_tracks": (
+            e.recommend_tracks,
+            {
+                "ratings": {artist: 5},
+                "k": 5,
+                "mood": "calm",
+                "weights": {"audio": 1.0},
+                "filters": good_filter,
+                "diversity": 0.2,
+            },
+        ),  # fmt: skip
+        "continue_session": (e.continue_session, {"track_ids": [track], "k": 5, "filters": None}),
+        "recommend_for_user": (e.recommend_for_user, {"user_id": user, "k": 5}),
+        "similar_tracks": (e.similar_tracks, {"track_id": track, "k": 5, "model": "hybrid"}),
+        "similar_artists": (e.similar_artists, {"artist_id": artist, "k": 5, "model": "audio"}),
+        "survey_artists": (e.survey_artists, {"k": 5, "exclude": [], "pool": 50, "seed": 0}),
+        "find_artists": (e.find_artists, {"text": "a", "k": 5}),
+        "find_tracks": (e.find_tracks, {"text": "a", "k": 5}),
+        "track_info": (e.track_info, {"ids": [track]}),
+        "artist_info": (e.artist_info, {"ids": [artist]}),
+    }
+
+
+def variants(arguments: dict[str, object], value: object) -> list[tuple[str, dict[str, object]]]:
+    """The good arguments with ``value`` in each place: as the argument, and inside it (a star, a
+    weight, a bound, an id of a list)."""
+    out = []
+    for name, good in arguments.items():
+        out.append((name, {**arguments, name: value}))
+        if isinstance(good, dict) and name == "ratings":
+            out.append((f"{name} stars", {**arguments, name: dict.fromkeys(good, value)}))
+            out.append(
+                (
+                    f"{name} id",
+                    {**arguments, name: {value if isinstance(value, str) else str(value): 5}},
+                )
+            )
+        elif name == "weights":
+            out.append((f"{name} value", {**arguments, name: {"audio": value}}))
+        elif name == "filters":
+            out.append((f"{name} bound", {**arguments, name: {"popularity": (0, value)}}))
+            out.append((f"{name} genre", {**arguments, name: {"genres": [value]}}))
+        elif isinstance(good, list):
+            out.append((f"{name} item", {**arguments, name: [value]}))
+    return out
+
+
+@pytest.mark.parametrize("method", list(RESULT_IDS) + ["track_info", "artist_info"])
+def test_no_hostile_argument_raises_a_raw_exception(eng: Engine, method: str) -> None:
+    """Every argument of every public method, and every star, weight, bound and list item inside
+    them, replaced by each of :data:`HOSTILE_VALUES`: the answer is a table or a one-line
+    TunescoutError, never another exception."""
+    call, arguments = public_calls(eng)[method]
+    raw, tried = [], 0
+    for shown_value, value in HOSTILE_VALUES.items():
+        for where, kwargs in variants(arguments, value):
+            tried += 1
+            try:
+                found = call(**kwargs)
+            except TunescoutError as exc:
+                assert "\n" not in str(exc), (where, shown_value)  # one line (long ids are quoted)
+                continue
+            except Exception as exc:  # noqa: BLE001 - what this test counts
+                raw.append(f"{where}={shown_value}: {type(exc).__name__}: {str(exc)[:80]}")
+                continue
+            assert isinstance(found, pd.DataFrame), (where, shown_value)
+    assert raw == [], f"{len(raw)} raw exceptions in {tried} calls"

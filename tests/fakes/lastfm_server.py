@@ -14,6 +14,9 @@ body), ``"http:429:R"`` (429 with ``Retry-After: R``), ``"sleep:X"`` (answer aft
 then the connection closes), ``"reset"`` (a TCP reset instead of an answer). ``server.total_pages`` overrides the reported ``totalPages`` per
 method; past the real last page ``server.past_end`` decides: ``"empty"`` or ``"repeat"`` (the last
 page again). Every request is recorded in ``server.calls`` as ``(monotonic time, params)``.
+``server.outage`` is a behaviour every request after the first ``server.outage_after`` gets when no
+fault is planned for it (an outage: ``"http:503"``, ``"reset"``…), and ``server.chart`` the names
+the chart lists.
 """
 
 from __future__ import annotations
@@ -124,6 +127,9 @@ def state(**overrides: object) -> dict:
         "faults": {},
         "total_pages": {},
         "past_end": "empty",
+        "outage": None,
+        "outage_after": 0,
+        "chart": list(CHART),
         "calls": [],
         "lock": threading.Lock(),
     }
@@ -170,7 +176,8 @@ class LastfmHandler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.calls.append((time.monotonic(), dict(self.params)))
             plan = self.server.faults.get((method, subject))
-            fault = plan.pop(0) if plan else None
+            down = len(self.server.calls) > self.server.outage_after
+            fault = plan.pop(0) if plan else (self.server.outage if down else None)
         try:
             if fault and self._fault(fault):
                 return
@@ -248,7 +255,7 @@ class LastfmHandler(BaseHTTPRequestHandler):
         return chunk, attr
 
     def _chart_top_artists(self) -> None:
-        names, attr = self._page("chart.gettopartists", CHART)
+        names, attr = self._page("chart.gettopartists", self.server.chart)
         artists = []
         for name in names:
             row = _artist_summary(name, 0)
