@@ -244,3 +244,28 @@ def test_a_failed_job_says_why_in_one_line(tmp_path: Path) -> None:
     assert found["state"] == jobs.FAILED
     assert found["error"] and "\n" not in found["error"]
     assert found["completed"] == [] and found["step"] == "catalog"
+
+
+def test_the_first_run_benchmark_times_the_apps_path(tmp_path: Path) -> None:
+    """``scripts/benchmark.py --first-run --quick`` (a small catalog, the job skips collecting)."""
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "scripts/benchmark.py", "--first-run", "--quick",
+         "--workdir", str(tmp_path / "work"), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=JOB_TIMEOUT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads((tmp_path / "bench-first-run.json").read_text())["first_run"]
+    assert found["state"] == jobs.DONE and found["usable_s"] <= found["semantic_mood_s"]
+    assert [("semantic" in b["components"]) for b in found["builds"]] == [False, True]
+    assert "app usable" in done.stdout and "first semantic mood result" in done.stdout
+
+
+def test_first_run_verdicts() -> None:
+    from tunescout.research.benchmark import first_run_verdicts
+
+    rows = first_run_verdicts({"usable_s": 12.0, "semantic_mood_s": None})
+    assert [(measured, met) for _, measured, met in rows] == [
+        ("12.0 s", True),
+        ("not reached", False),
+    ]

@@ -513,7 +513,7 @@ def first_run(
     if quick:
         from tunescout.collect.runner import Options, collect
 
-        collect(settings, "synthetic", Options(synthetic_tracks=2000, synthetic_users=200))
+        collect(settings, "synthetic", Options(synthetic_tracks=600, synthetic_users=80))
     load_before, steal = os.getloadavg(), steal_seconds()
     clicked = time.perf_counter()
     started = firstrun.start(settings, env=env, cwd=Path(workdir))
