@@ -299,8 +299,8 @@ def status(data_dir: str | Path) -> dict | None:
     return {
         **(again or found),
         "state": FAILED,
-        "error": "the build process stopped before it finished (killed or out of memory); "
-        "start it again — what it had finished is kept",
+        "error": "the build process stopped before it finished (killed, out of memory or "
+        f"crashed: see {JOBS}/{LOG}); start it again — what it had finished is kept",
     }
 
 
