@@ -176,9 +176,13 @@ GENRE_SYNONYMS: tuple[tuple[str, ...], ...] = (
 )
 
 
+_COMPOUND = re.compile(r"^[a-z]{3,}(pop|rock|metal|punk|core|wave|hop|gaze|step|house)$")
+
+
 def is_genre_word(word: str) -> bool:
-    """Whether a listener's tag (or any word) names a genre, by the broad-genre terms above."""
-    return broad_genre(word) is not None
+    """Whether a listener's tag (or any word) names a genre, by the broad-genre terms above or
+    as a compound of one ("britpop", "synthpop", "darkwave")."""
+    return broad_genre(word) is not None or bool(_COMPOUND.match(word))
 
 
 # Listeners' tags that say how much someone likes an artist, not what it sounds like.

@@ -1,7 +1,7 @@
 """The semantic index: MiniLM embeddings of a short description of each track and artist.
 
-A description says what the music is — genres, listeners' tags, era and mood words read off the
-audio features — and never its title or name, so free text such as "rainy heartbreak" finds sad
+A description says what the music is — genres, listeners' tags and mood words read off the audio
+features — and never its title or name, so free text such as "rainy heartbreak" finds sad
 music rather than songs called "Rain". Each distinct description is encoded once; rebuilds
 re-encode only what changed.
 """
@@ -31,21 +31,11 @@ from tunescout.vocabulary import KINDS, Kind
 log = logging.getLogger(__name__)
 
 PARAMS_FILE = "semantic.json"
-TOP_TAGS = 6
+TOP_TAGS = 5
 MAX_GENRES = 6
-FIELDS = ("genres", "tags", "era", "mood")
-DOCUMENTS = "described-v2"  # descriptions without titles or names
+FIELDS = ("genres", "tags", "mood")
+DOCUMENTS = "described-v3"  # descriptions without titles, names or years
 _REBUILD = "run `python scripts/build.py` to rebuild the indexes"
-
-
-def era_words(year: float | None, verb: str = "released in") -> str:
-    """'released in 1994, 90s' for a year, '' when the year is unknown."""
-    if year is None or pd.isna(year):
-        return ""
-    year = int(year)
-    decade = year - year % 10
-    label = f"{decade % 100:02d}s" if 1900 <= decade < 2000 else f"{decade}s"
-    return f"{verb} {year}, {label}"
 
 
 def _top_tags(tags: object, skip: set[str]) -> list[str]:
@@ -55,14 +45,18 @@ def _top_tags(tags: object, skip: set[str]) -> list[str]:
     return list(dict.fromkeys(names))[:TOP_TAGS]
 
 
-def _fields(genres: list[str], tags: object, era: str, mood: str) -> tuple[str, str, str, str]:
-    """The pieces of one document, each with its label ('' where there is nothing to say)."""
+def _fields(genres: list[str], tags: object, mood: str) -> tuple[str, str, str]:
+    """The pieces of one document, each with its label ('' where there is nothing to say).
+
+    No era: a request's era is a constraint on the release year (:mod:`~tunescout.serving.query`),
+    which text similarity could only blur; leaving it out makes descriptions shorter and more of
+    them alike (an artist's songs of one mood share one), so fewer are encoded.
+    """
     genres = list(dict.fromkeys(g for g in genres if g))[:MAX_GENRES]
     tag_names = _top_tags(tags, set())
     return (
         "Genres: " + ", ".join(genres) if genres else "",
         "Tags: " + ", ".join(tag_names) if tag_names else "",
-        era[0].upper() + era[1:] if era else "",
         "Mood: " + mood if mood else "",
     )
 
@@ -73,9 +67,9 @@ def _track_fields(catalog: Catalog) -> pd.DataFrame:
     artist_tags = tracks["artist_id"].map(artists["tags"])
     moods = mood_words(tracks)
     rows = [
-        _fields(as_list(g) + as_list(a_g), a_t, era_words(year), mood)
-        for g, a_g, a_t, year, mood in zip(
-            tracks["genres"], artist_genres, artist_tags, tracks["release_year"], moods, strict=True
+        _fields(as_list(g) + as_list(a_g), a_t, mood)
+        for g, a_g, a_t, mood in zip(
+            tracks["genres"], artist_genres, artist_tags, moods, strict=True
         )
     ]
     return pd.DataFrame(rows, columns=FIELDS, index=pd.Index(tracks["track_id"], name="id"))
@@ -93,14 +87,13 @@ def _track_genres_by_artist(tracks: pd.DataFrame) -> pd.Series:
 
 def _artist_fields(catalog: Catalog) -> pd.DataFrame:
     artists, tracks = catalog.artists, catalog.tracks
-    median_year = artists["artist_id"].map(tracks.groupby("artist_id")["release_year"].median())
     # Many sources label genres per track only: the artist's own come first, then its tracks'.
     track_genres = artists["artist_id"].map(_track_genres_by_artist(tracks))
     moods = mood_words(artists)
     rows = [
-        _fields(as_list(g) + as_list(t_g), tags, era_words(year, "active around"), mood)
-        for g, t_g, tags, year, mood in zip(
-            artists["genres"], track_genres, artists["tags"], median_year, moods, strict=True
+        _fields(as_list(g) + as_list(t_g), tags, mood)
+        for g, t_g, tags, mood in zip(
+            artists["genres"], track_genres, artists["tags"], moods, strict=True
         )
     ]
     return pd.DataFrame(rows, columns=FIELDS, index=pd.Index(artists["artist_id"], name="id"))
@@ -129,7 +122,7 @@ def documents(catalog: Catalog, kind: str = "tracks") -> pd.Series:
 
     Returns:
         One document per row, e.g. ``"Genres: country. Tags: singer-songwriter, outlaw country.
-        Released in 2002, 2000s. Mood: sad, melancholic, gloomy, acoustic, slow tempo."``
+        Mood: sad, melancholic, gloomy, acoustic, slow tempo."``
     """
     return join_fields(document_fields(catalog, kind))
 
@@ -243,7 +236,7 @@ class SemanticIndex(Index):
         previous: SemanticIndex | None = None,
         progress: bool | Callable[[int, int], None] = False,
         encoder: Encoder | None = None,
-        batch_size: int = 64,
+        batch_size: int = 128,
         method: str = "auto",
     ) -> Self:
         """Embed every track and artist document.

@@ -198,11 +198,15 @@ class Context:
         matrix = self.filters["tracks"].genre_matrix
         return np.asarray(matrix.sum(axis=1)).ravel() == 0
 
-    def genre_hits(self, labels: Sequence[str]) -> np.ndarray:
+    def genre_hits(self, labels: Sequence[str], loose: bool = False) -> np.ndarray:
         """Tracks carrying any of the genre ``labels``: by their own labels, or by their artist's
-        for a track that has none (an artist's genres gather all its tracks', too loose for one)."""
+        for a track that has none (an artist's genres gather all its tracks', too loose to say
+        what one track is); ``loose`` counts the artist's labels for every track, as leaving a
+        genre out wants ("not latin": no artist listed as latin either)."""
         by_artist = self.filters["artists"].genre_hits(labels)[self._track_artist_rows]
-        return self.filters["tracks"].genre_hits(labels) | (by_artist & self._unlabelled_tracks)
+        if not loose:
+            by_artist &= self._unlabelled_tracks
+        return self.filters["tracks"].genre_hits(labels) | by_artist
 
     def tag_hits(self, tags: Sequence[str]) -> np.ndarray:
         """Tracks whose artist listeners tag with any of ``tags``."""
@@ -244,6 +248,23 @@ class Context:
             return np.zeros(len(others), dtype=np.int64)
         return coplay.shared_listeners(artist_id, list(others))
 
+    def association(self, artist_id: str, others: Sequence[str]) -> np.ndarray:
+        """How much more often ``artist_id``'s listeners play each of ``others`` than listeners at
+        large do (lift), as a weight: 0 at chance or below, rising to 1 at twice chance
+        (``log2`` of the lift, clipped). 1 everywhere without listening data."""
+        coplay = self.indexes.get("coplay")
+        part = None if coplay is None else coplay.part("artists")
+        if part is None:
+            return np.ones(len(others))
+        shared = coplay.shared_listeners(artist_id, list(others)).astype(float)
+        own = float(coplay.listeners([artist_id])[0])
+        theirs = coplay.listeners(list(others)).astype(float)
+        users = part.listeners.shape[1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lift = shared * users / (own * theirs)
+            weight = np.clip(np.log2(lift), 0.0, 1.0)
+        return np.nan_to_num(weight, nan=0.0)
+
     def reference_neighbours(self, reference: Reference | None, n: int) -> pd.Series:
         """Artist id → closeness (0–1) of the ``n`` artists nearest a reference's artist, by the
         first model of :data:`REFERENCE_MODELS` that knows it; empty without a reference."""
@@ -259,5 +280,7 @@ class Context:
                 scores = np.asarray(scores, dtype=float)
                 spread = scores.max() - scores.min()
                 scaled = (scores - scores.min()) / spread if spread > 0 else np.ones(len(ids))
-                return pd.Series(scaled, index=ids, name=name)
+                if name == "coplay":  # listened together more than by chance, not merely popular
+                    scaled = scaled * self.association(artist, ids)
+                return pd.Series(scaled, index=ids, name=name).sort_values(ascending=False)
         return pd.Series(dtype=float)

@@ -64,10 +64,15 @@ def understand(ctx: Context, text: str) -> tuple[Understood, np.ndarray | None]:
     if not text.strip():
         raise InputError("the search text is empty: describe the music you want")
     query = parse(text, ctx.vocabulary)
-    words = query.rest if (query.rest or query.structured) else text
-    intent, vector = ctx.moods.analyse(words) if words.strip() else (Intent(), None)
-    if vector is not None and not query.rest and query.structured:
-        vector = ctx.moods.analyse(text)[1]  # e.g. "90s rock": the words themselves describe
+    if query.rest or not query.structured:
+        intent, vector = ctx.moods.analyse(query.rest or text)
+    else:  # e.g. "90s rock": no mood words, but the words themselves describe the music
+        intent, vector = Intent(), ctx.moods.encoder.encode([text.strip()])[0]
+    # "like Radiohead": music described like the reference is, not like its name
+    reference = query.reference
+    described = ctx.semantic is not None and reference is not None and not query.rest
+    if described and ctx.semantic.holds(reference.id, reference.kind):
+        vector = ctx.semantic.vectors(reference.kind).vectors_of([reference.id])[0]
     reference_targets(ctx, query, intent)
     label = query.label(intent.words)
     return Understood(query, intent, label, list(query.notes)), vector
@@ -99,7 +104,7 @@ def constraints(ctx: Context, query: Query) -> tuple[np.ndarray | None, list[str
     if query.tags:
         keep &= ctx.tag_hits(query.tags)
     if query.not_genres:
-        keep &= ~ctx.genre_hits(query.not_genres)
+        keep &= ~ctx.genre_hits(query.not_genres, loose=True)
     if query.not_tags:
         keep &= ~ctx.tag_hits(query.not_tags)
     banned = list(query.not_artists)
