@@ -323,3 +323,12 @@ def test_document_encoding_matches_fp32_queries_space(encoder):
     assert np.min(np.sum(fast[:4] * exact, axis=1)) > 0.999
     queries = encoder.encode(["sad country", "aggressive rap", "calm piano", "happy disco"])
     assert (np.argmax(queries @ fast[:4].T, axis=1) == np.arange(4)).all()
+
+
+def test_progress_counts_catalog_documents_across_both_kinds(mood_catalog, encoder):
+    calls: list[tuple[int, int]] = []
+    SemanticIndex.build(mood_catalog, encoder=encoder, progress=lambda d, t: calls.append((d, t)))
+    total = len(mood_catalog.tracks) + len(mood_catalog.artists)
+    assert calls and {t for _, t in calls} == {total}
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and done[-1] == total

@@ -13,8 +13,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tunescout.catalog import identity
+from tunescout.domain.songs import song_key
 from tunescout.errors import DataMissingError
 from tunescout.serving import ranking as rank
+from tunescout.serving import search
 from tunescout.serving.engine import Engine
 from tunescout.serving.filters import Filters, FilterTable
 from tunescout.vocabulary import SIGNALS
@@ -211,10 +213,23 @@ def test_mood_search_is_sorted_unique_filtered_and_full(engine: Engine, mood, k,
     filters = data.draw(track_filters(engine.genres()[:12]))
     found = engine.search_mood(mood, k=k, filters=filters)
     sorted_unique(found, "track_id", k)
-    qualifying = passes(engine.catalog.tracks, filters)
-    assert len(found) == min(k, int(qualifying.sum()))  # k whenever k tracks qualify
-    allowed = set(engine.catalog.tracks.loc[qualifying.to_numpy(), "track_id"])
-    assert set(found["track_id"]) <= allowed
+    songs = [song_key(a, t) for a, t in zip(found["artist_name"], found["name"], strict=True)]
+    assert len(set(songs)) == len(songs)  # one recording per song
+    assert found["artist_id"].value_counts().le(search.PER_ARTIST).all()
+    qualifying = passes(engine.catalog.tracks, filters).to_numpy()
+    # ... and every part of the request the search read (here, a genre named in the mood).
+    understood, _ = search.understand(engine.context, mood)
+    constraint, _ = search.constraints(engine.context, understood.query)
+    if constraint is not None:
+        qualifying &= constraint
+    tracks = engine.catalog.tracks[qualifying]
+    assert set(found["track_id"]) <= set(tracks["track_id"])
+    # k whenever the qualifying tracks hold k songs by few enough of each artist.
+    per_artist = (
+        tracks.assign(song=[song_key(a, t) for a, t in zip(tracks["artist_name"], tracks["name"], strict=True)])
+        .groupby("artist_id")["song"].nunique().clip(upper=search.PER_ARTIST)
+    )  # fmt: skip
+    assert len(found) == min(k, int(per_artist.sum()))
 
 
 @st.composite

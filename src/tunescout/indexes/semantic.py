@@ -8,6 +8,7 @@ re-encode only what changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -173,6 +174,18 @@ def _embed(
     return vectors, len(new_hashes), reused
 
 
+def _documents_done(
+    progress: Callable[[int, int], None],
+    before: int,
+    documents: int,
+    total: int,
+    encoded: int,
+    texts: int,
+) -> None:
+    """Report texts encoded as catalog documents done: ``before`` plus this kind's share."""
+    progress(before + round(documents * encoded / max(texts, 1)), total)
+
+
 def _reporter(show: bool, texts: int) -> Callable[[int, int], None] | None:
     """Log lines with counts and an ETA while a build encodes (the CLI's progress)."""
     if not show:
@@ -246,7 +259,7 @@ class SemanticIndex(Index):
             previous: An earlier index (e.g. from :meth:`load`); documents whose text is unchanged
                 reuse its vectors instead of being re-encoded.
             progress: Log progress lines (counts and ETA) while encoding, or a callable
-                ``progress(done, total)`` over the distinct texts.
+                ``progress(done, total)`` in catalog documents (tracks and artists together).
             encoder: The encoder; the packaged MiniLM by default.
             batch_size: Texts per forward pass.
             method: :class:`VectorIndex` method (``"auto"``, ``"exact"``, ``"ivf"`` or ``"hnsw"``).
@@ -263,13 +276,19 @@ class SemanticIndex(Index):
             log.info("semantic: previous index used another model or backend; re-encoding all")
             previous = None
         vectors, hashes, stats = {}, {}, {}
+        every = {kind: documents(catalog, kind) for kind in KINDS}
+        total, done = sum(len(d) for d in every.values()), 0
         for kind in KINDS:
-            docs = documents(catalog, kind)
+            docs = every[kind]
             hashes[kind] = document_hashes(docs)
             old = None if previous is None else (previous.vectors(kind), previous.hashes[kind])
-            embedded, encoded, reused = _embed(
-                docs, hashes[kind], encoder, old, batch_size, progress
-            )
+            report = progress
+            if callable(progress):  # catalog documents across both kinds, for one ETA
+                report = functools.partial(_documents_done, progress, done, len(docs), total)
+            embedded, encoded, reused = _embed(docs, hashes[kind], encoder, old, batch_size, report)
+            done += len(docs)
+            if callable(progress):
+                progress(done, total)
             vectors[kind] = VectorIndex(docs.index.to_numpy(dtype=str), embedded, method=method)
             stats[kind] = {"documents": len(docs), "encoded": encoded, "reused": reused}
             log.info(

@@ -137,7 +137,7 @@ class Encoder:
         import torch
 
         if callable(progress):  # in chunks, reporting after each
-            chunk = max(batch_size * 16, 1)
+            chunk = max(batch_size * 4, 1)  # a report every few seconds
             parts = []
             for start in range(0, len(texts), chunk):
                 parts.append(self.encode_documents(texts[start : start + chunk], batch_size))
