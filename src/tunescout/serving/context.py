@@ -208,10 +208,24 @@ class Context:
             by_artist &= self._unlabelled_tracks
         return self.filters["tracks"].genre_hits(labels) | by_artist
 
+    @functools.cached_property
+    def _tag_artists(self) -> dict[str, np.ndarray]:
+        rows: dict[str, list[int]] = {}
+        for row, tags in enumerate(self._artist_tags):
+            for tag in tags:
+                rows.setdefault(tag, []).append(row)
+        return {tag: np.array(r, dtype=np.int64) for tag, r in rows.items()}
+
+    @functools.cached_property
+    def track_artists(self) -> np.ndarray:
+        """Each track's artist id, in tracks-table order."""
+        return self.lookup.tracks["artist_id"].to_numpy(dtype=str)
+
     def tag_hits(self, tags: Sequence[str]) -> np.ndarray:
         """Tracks whose artist listeners tag with any of ``tags``."""
-        wanted = set(tags)
-        by_artist = np.fromiter((bool(t & wanted) for t in self._artist_tags), dtype=bool)
+        by_artist = np.zeros(len(self._artist_tags), dtype=bool)
+        for tag in tags:
+            by_artist[self._tag_artists.get(tag, [])] = True
         return by_artist[self._track_artist_rows]
 
     def tag_match(self, rows: np.ndarray, words: Sequence[str]) -> np.ndarray:

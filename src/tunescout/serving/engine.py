@@ -30,6 +30,7 @@ from tunescout.config import Settings, load_settings
 from tunescout.errors import DataMissingError
 from tunescout.indexes import store
 from tunescout.indexes.base import Index, registry
+from tunescout.indexes.threads import serial
 from tunescout.indexes.vectors import share_ids
 from tunescout.serving import checks, neighbours, recommend, search
 from tunescout.serving.context import Context
@@ -75,7 +76,9 @@ class Engine:
             share_ids([i.vectors(kind) for i in indexes.values() if i.covers(kind)])
         filters = {kind: FilterTable(cat.tables()[kind], f"{kind[:-1]}_id") for kind in KINDS}
         semantic = indexes.get("semantic")
-        moods = Moods(cat.tracks, encoder=semantic.encoder if semantic is not None else None)
+        moods = Moods(
+            cat.tracks, encoder=(lambda: semantic.encoder) if semantic is not None else None
+        )
         self.context = Context(cat, dict(indexes), Lookup(cat), filters, moods)
         self.build = build
         self.catalog_info = catalog_info or {}
@@ -186,6 +189,7 @@ class Engine:
 
     # ---- searching and recommending ----------------------------------------------------------
 
+    @serial
     def search_mood(
         self, text: str, k: int = 10, filters: Filters | Mapping | None = None
     ) -> pd.DataFrame:
@@ -208,10 +212,12 @@ class Engine:
         out.attrs.update(found.attrs)
         return out
 
+    @serial
     def understand(self, text: str) -> str:
         """How a request is read, e.g. "1990s · rock · happy — like Radiohead, happier"."""
         return search.understand(self.context, checks.text(text, "search text"))[0].label
 
+    @serial
     def survey_artists(
         self, k: int = 12, exclude: Sequence[str] = (), pool: int = 400, seed: int = 0
     ) -> pd.DataFrame:
@@ -225,6 +231,7 @@ class Engine:
         """
         return recommend.survey(self.context, k, exclude, pool, seed)
 
+    @serial
     def recommend(
         self,
         ratings: Mapping[str, int | float],
@@ -255,6 +262,7 @@ class Engine:
         args = (ratings, k, mood, weights, filters, diversity, fusion, familiarity)
         return recommend.artists(self.context, *args)[0]
 
+    @serial
     def recommend_tracks(
         self, ratings: Mapping[str, int | float], k: int = 10, **options: Any
     ) -> pd.DataFrame:
@@ -268,12 +276,14 @@ class Engine:
         """
         return recommend.tracks(self.context, ratings, k, **options)
 
+    @serial
     def continue_session(
         self, track_ids: Sequence[str], k: int = 10, filters: Filters | Mapping | None = None
     ) -> pd.DataFrame:
         """What to play next after ``track_ids`` (oldest first), one track per artist."""
         return recommend.session(self.context, track_ids, k, filters)
 
+    @serial
     def recommend_for_user(
         self, user_id: str, k: int = 10, exclude_seen: bool = True
     ) -> pd.DataFrame:
@@ -281,10 +291,12 @@ class Engine:
         and tags fused with the validated "listener" weights."""
         return recommend.for_listener(self.context, user_id, k, exclude_seen)
 
+    @serial
     def similar_tracks(self, track_id: str, k: int = 10, model: str = HYBRID) -> pd.DataFrame:
         """Tracks like ``track_id`` by ``model``: ``audio``, ``als``, ``semantic`` or ``hybrid``."""
         return neighbours.similar(self.context, "tracks", track_id, k, model)
 
+    @serial
     def similar_artists(self, artist_id: str, k: int = 10, model: str = HYBRID) -> pd.DataFrame:
         """Artists like ``artist_id`` by ``model``: ``audio``, ``als``, ``semantic`` or ``hybrid``."""
         return neighbours.similar(self.context, "artists", artist_id, k, model)

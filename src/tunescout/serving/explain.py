@@ -289,7 +289,7 @@ def for_tracks(ctx, rows, understood, near) -> list[str]:
     query, intent = understood.query, understood.intent
     tracks = ctx.lookup.tracks
     reference = query.reference
-    artists = tracks["artist_id"].to_numpy()[rows]
+    artists = ctx.track_artists[rows]
     shared = (
         pd.Series(ctx.shared_listeners(reference.artist_id, artists), index=artists)
         if reference is not None

@@ -67,9 +67,16 @@ class Lookup:
         return ids
 
     @functools.cached_property
+    def _song_keys(self) -> np.ndarray:
+        return np.asarray(song_keys(self.tracks["artist_name"], self.tracks["name"]), dtype=object)
+
+    @functools.cached_property
     def _songs(self) -> pd.Series:
-        keys = song_keys(self.tracks["artist_name"], self.tracks["name"])
-        return pd.Series(keys, index=self.tracks.index)
+        return pd.Series(self._song_keys, index=self.tracks.index, dtype=object)
+
+    def songs_at(self, rows: np.ndarray) -> np.ndarray:
+        """The song key of each tracks-table row (see :meth:`song_of`)."""
+        return self._song_keys[rows]
 
     def song_of(self, track_ids: Sequence[str]) -> np.ndarray:
         """One key per song for each track: same artist and title up to version suffixes

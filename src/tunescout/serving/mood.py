@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,7 +117,9 @@ class Moods:
 
     Args:
         tracks: The catalog tracks table (rows in table order: fits and percentiles follow it).
-        encoder: Encoder for the text and the mood phrases; the packaged MiniLM by default.
+        encoder: Encoder for the text and the mood phrases, or a function that gives it when
+            first needed (so loading an engine never loads a model); the packaged MiniLM by
+            default.
 
     Example:
         >>> moods = Moods(catalog.tracks)  # doctest: +SKIP
@@ -124,10 +127,13 @@ class Moods:
         >>> moods.feature_fit(intent)  # doctest: +SKIP
     """
 
-    def __init__(self, tracks: pd.DataFrame, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self, tracks: pd.DataFrame, encoder: Encoder | Callable[[], Encoder] | None = None
+    ) -> None:
         self.ids = tracks["track_id"].to_numpy(dtype=str)
         self._pct, self._sorted = _percentile_table(tracks)
-        self._encoder = encoder
+        self._encoder = encoder if encoder is None or hasattr(encoder, "encode") else None
+        self._provide = encoder if self._encoder is None and encoder is not None else load_encoder
         self._prototypes: tuple[np.ndarray, np.ndarray] | None = None
         self._gram_cache: dict[str, np.ndarray] = {}
 
@@ -135,7 +141,7 @@ class Moods:
     def encoder(self) -> Encoder:
         """The encoder (the packaged MiniLM unless one was given)."""
         if self._encoder is None:
-            self._encoder = load_encoder()
+            self._encoder = self._provide()
         return self._encoder
 
     def median(self, feature: str) -> float:

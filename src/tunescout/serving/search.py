@@ -111,7 +111,7 @@ def constraints(ctx: Context, query: Query) -> tuple[np.ndarray | None, list[str
     if query.reference is not None:
         banned.append(query.reference.artist_id)
     if banned:
-        keep &= ~ctx.lookup.tracks["artist_id"].isin(banned).to_numpy()
+        keep &= ~np.isin(ctx.track_artists, banned)
     for feature, side in query.avoid.items():
         keep &= ~_side(ctx, feature, side)
     if query.reference is not None and query.relative:
@@ -158,11 +158,11 @@ def search(ctx: Context, text: str, k: int, mask: np.ndarray | None) -> pd.DataF
     scores = _scores(ctx, understood, vector, rows, near)
     order = np.argsort(-scores, kind="stable")
     rows, scores = rows[order], scores[order]
-    keep = first_per_song(ctx.lookup.song_of(ctx.lookup.tracks.index[rows]))
+    keep = first_per_song(ctx.lookup.songs_at(rows))
     rows, scores = rows[keep], scores[keep]
     # Variety: a reference asks for other artists like it, one song each; otherwise two at most.
     per_artist = 1 if query.reference is not None else PER_ARTIST
-    artists = pd.Series(ctx.lookup.tracks["artist_id"].to_numpy()[rows])
+    artists = pd.Series(ctx.track_artists[rows])
     keep = (artists.groupby(artists).cumcount() < per_artist).to_numpy()
     rows, scores = rows[keep][:k], scores[keep][:k]
     passing = len(ctx.lookup.tracks) if allowed is None else int(allowed.sum())
@@ -174,7 +174,7 @@ def search(ctx: Context, text: str, k: int, mask: np.ndarray | None) -> pd.DataF
         )
     frame = pd.DataFrame(
         {
-            "track_id": ctx.lookup.tracks.index[rows].to_numpy(),
+            "track_id": ctx.filters["tracks"].ids[rows],
             "score": scores.astype(np.float64),
             "why": explain.for_tracks(ctx, rows, understood, near),
         }
@@ -197,7 +197,7 @@ def _candidates(
     pools = []
     rows_of = ctx.table_rows
     if len(near):
-        by_artist = ctx.lookup.tracks["artist_id"].isin(near.index).to_numpy()
+        by_artist = np.isin(ctx.track_artists, near.index.to_numpy(dtype=str))
         pools.append(np.flatnonzero(by_artist if allowed is None else by_artist & allowed))
     if vector is not None and ctx.semantic is not None:
         index = ctx.semantic.vectors("tracks")
@@ -241,7 +241,7 @@ def _scores(
         share = FIT_SHARE * intent.strength if intent.targets else 0.0
         score = (1 - share) * scaled + share * fit
     if len(near):
-        closeness = near.reindex(ctx.lookup.tracks["artist_id"].to_numpy()[rows]).fillna(0.0)
+        closeness = near.reindex(ctx.track_artists[rows]).fillna(0.0)
         score = REFERENCE_SHARE * closeness.to_numpy() + (1 - REFERENCE_SHARE) * score
     if understood.query.named_genres:  # "hip hop" first, then the rest of its family
         named = ctx.filters["tracks"].genre_hits(understood.query.named_genres)[rows]
