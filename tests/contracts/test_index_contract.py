@@ -210,14 +210,11 @@ class Case:
     Attributes:
         model: Its registry name.
         options: Keyword arguments of its ``build`` (small and deterministic).
-        follows_taste: Its neighbours and profiles follow the catalog's clusters (a model of
-            popularity, say, does not: the cluster checks do not apply to it).
         needs_track_listening: It covers tracks only when interactions name tracks.
     """
 
     model: str
     options: Mapping[str, Any] = field(default_factory=dict)
-    follows_taste: bool = True
     needs_track_listening: bool = False
 
     def build(self, cat: Catalog, previous: Index | None = None) -> Index:
@@ -289,19 +286,6 @@ class IndexContract:
     # ---- neighbours ----------------------------------------------------------------------
 
     @pytest.mark.parametrize("kind", KINDS)
-    @pytest.mark.parametrize("cluster", CLUSTERS)
-    def test_similar_returns_the_seed_cluster_first(
-        self, case: Case, index: Index, kind: Kind, cluster: str
-    ) -> None:
-        if not case.follows_taste:
-            pytest.skip(f"{case.model} does not model taste")
-        same = members(cluster, kind)
-        seed = same[1]
-        ids, scores = index.similar([seed], len(same) - 1, kind)
-        assert sorted(ids) == sorted(set(same) - {seed})
-        assert _sorted_desc(scores)
-
-    @pytest.mark.parametrize("kind", KINDS)
     def test_similar_never_returns_the_seed_and_respects_a_mask(
         self, index: Index, kind: Kind
     ) -> None:
@@ -329,33 +313,6 @@ class IndexContract:
         assert len(found) == 3
 
     # ---- profiles, scores and search -----------------------------------------------------
-
-    @pytest.mark.parametrize("kind", KINDS)
-    @pytest.mark.parametrize("cluster", CLUSTERS)
-    def test_profile_of_liked_items_scores_their_cluster_first(
-        self, case: Case, index: Index, kind: Kind, cluster: str
-    ) -> None:
-        if not case.follows_taste:
-            pytest.skip(f"{case.model} does not model taste")
-        liked = members(cluster, kind)[:2]
-        vector = index.profile(dict.fromkeys(liked, 1.0), kind)
-        rest = [i for i in index.ids(kind) if i not in liked]
-        scores = pd.Series(index.score(vector, rest, kind), index=rest)
-        inside = scores[[cluster_of(i) == cluster for i in rest]]
-        assert inside.min() > scores.drop(inside.index).max()
-
-    def test_a_profile_of_rated_artists_scores_tracks_in_a_shared_space(
-        self, case: Case, index: Index
-    ) -> None:
-        if not index.shared_space:
-            pytest.skip(f"{case.model} fits tracks and artists apart")
-        if not case.follows_taste:
-            pytest.skip(f"{case.model} does not model taste")
-        vector = index.profile({"metal-0": 1.0, "metal-3": 1.0}, "artists")
-        tracks = list(index.ids("tracks"))
-        scores = pd.Series(index.score(vector, tracks, "tracks"), index=tracks)
-        metal = scores[[cluster_of(t) == "metal" for t in tracks]]
-        assert metal.min() > scores.drop(metal.index).max()
 
     @pytest.mark.parametrize("kind", KINDS)
     def test_profile_is_none_without_a_held_id_and_scores_are_nan_for_unknown_ids(
@@ -452,9 +409,64 @@ class IndexContract:
         assert len(partial.similar([track], 3, "tracks")[0]) == 0
 
 
+class TasteContract:
+    """The cluster checks, for models whose neighbours and profiles follow taste (a model of
+    popularity, say, does not: it takes :class:`IndexContract` alone)."""
+
+    @pytest.mark.parametrize("kind", KINDS)
+    @pytest.mark.parametrize("cluster", CLUSTERS)
+    def test_similar_returns_the_seed_cluster_first(
+        self, index: Index, kind: Kind, cluster: str
+    ) -> None:
+        same = members(cluster, kind)
+        seed = same[1]
+        ids, scores = index.similar([seed], len(same) - 1, kind)
+        assert sorted(ids) == sorted(set(same) - {seed})
+        assert _sorted_desc(scores)
+
+    @pytest.mark.parametrize("kind", KINDS)
+    @pytest.mark.parametrize("cluster", CLUSTERS)
+    def test_profile_of_liked_items_scores_their_cluster_first(
+        self, index: Index, kind: Kind, cluster: str
+    ) -> None:
+        liked = members(cluster, kind)[:2]
+        vector = index.profile(dict.fromkeys(liked, 1.0), kind)
+        rest = [i for i in index.ids(kind) if i not in liked]
+        scores = pd.Series(index.score(vector, rest, kind), index=rest)
+        inside = scores[[cluster_of(i) == cluster for i in rest]]
+        assert inside.min() > scores.drop(inside.index).max()
+
+
+class SharedSpaceContract:
+    """For models that put tracks and artists in one space (``shared_space``)."""
+
+    def test_a_profile_of_rated_artists_scores_tracks_in_a_shared_space(self, index: Index) -> None:
+        vector = index.profile({"metal-0": 1.0, "metal-3": 1.0}, "artists")
+        tracks = list(index.ids("tracks"))
+        scores = pd.Series(index.score(vector, tracks, "tracks"), index=tracks)
+        metal = scores[[cluster_of(t) == "metal" for t in tracks]]
+        assert metal.min() > scores.drop(metal.index).max()
+
+
 @pytest.mark.parametrize("case", list(CASES.values()), ids=str, scope="class")
-class TestIndexContract(IndexContract):
+class TestIndexContract(IndexContract, TasteContract):
     """The contract over the built-in indexes: audio, ALS, semantic, co-listening and tags."""
+
+
+SHARED = [c for c in CASES.values() if registry()[c.model].shared_space]
+
+
+@pytest.mark.parametrize("case", SHARED, ids=str, scope="class")
+class TestSharedSpace(SharedSpaceContract):
+    """Artist profiles score tracks where the model's space holds both."""
+
+    @pytest.fixture(scope="class")
+    def cat(self) -> Catalog:
+        return contract_catalog()
+
+    @pytest.fixture(scope="class")
+    def index(self, case: Case, cat: Catalog) -> Index:
+        return case.build(cat)
 
 
 def test_every_registered_index_has_a_case() -> None:

@@ -40,9 +40,10 @@ def toy() -> Iterator[type[Index]]:
 
 
 @pytest.mark.usefixtures("toy")
-@pytest.mark.parametrize("case", [Case(MODEL, follows_taste=False)], ids=str, scope="class")
+@pytest.mark.parametrize("case", [Case(MODEL)], ids=str, scope="class")
 class TestToyContract(IndexContract):
-    """The same contract class as the built-in indexes; the cluster checks skip themselves."""
+    """The same contract class as the built-in indexes (without the taste checks: the toy models
+    popularity, not taste)."""
 
     def test_score_grows_with_popularity(self, index: Index, cat: Catalog) -> None:
         for kind, table, column in (
