@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tunescout.serving.query import Vocabulary, genre_families, parse, related_labels
+from tunescout.serving.names import Vocabulary, genre_families, related_labels
+from tunescout.serving.query import parse
 
 ARTISTS = [
     # id, name, genres, tags, popularity, listeners

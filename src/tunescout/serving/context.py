@@ -17,8 +17,8 @@ from tunescout.serving import checks, profiles, ranking
 from tunescout.serving.filters import Filters, FilterTable
 from tunescout.serving.lookup import Lookup
 from tunescout.serving.mood import Moods
+from tunescout.serving.names import Reference, Vocabulary
 from tunescout.serving.pipeline import Signal
-from tunescout.serving.query import Reference, Vocabulary
 from tunescout.vocabulary import Kind
 
 # Which model finds a reference's nearest artists: the first that holds the artist, co-listening
