@@ -120,3 +120,30 @@ def model_cache() -> Path:
 def query_backend() -> str:
     """``TUNESCOUT_QUERY_BACKEND``: ``onnx`` (default) or ``torch`` for query encoding."""
     return os.environ.get("TUNESCOUT_QUERY_BACKEND", "onnx").strip().lower()
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The HTTP API's settings (``tunescout.api``); the key is kept out of ``repr``."""
+
+    key: str | None = field(default=None, repr=False)
+    rate: float = 50.0  # requests per second per client; 0 turns the limit off
+    burst: int = 100  # requests a client may send at once before the rate applies
+    cors_origins: tuple[str, ...] = ()  # none: no CORS headers at all
+    cache: int = 4096  # answers kept per process for identical requests; 0 turns it off
+
+
+def api_settings() -> ApiSettings:
+    """``TUNESCOUT_API_KEY`` (a Bearer token every call but ``/health`` and the docs must carry;
+    unset: open), ``TUNESCOUT_API_RATE`` and ``TUNESCOUT_API_BURST`` (per client, default 50/s
+    with bursts of 100; a rate of 0 turns limiting off), ``TUNESCOUT_API_CORS`` (comma-separated
+    origins; unset: CORS off) and ``TUNESCOUT_API_CACHE`` (cached answers, default 4096; 0: off).
+    Call :func:`load_settings` first so ``.env`` is read."""
+    origins = os.environ.get("TUNESCOUT_API_CORS", "")
+    return ApiSettings(
+        key=os.environ.get("TUNESCOUT_API_KEY") or None,
+        rate=max(0.0, _float("TUNESCOUT_API_RATE", 50.0)),
+        burst=max(1, _int("TUNESCOUT_API_BURST", 100)),
+        cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+        cache=max(0, _int("TUNESCOUT_API_CACHE", 4096)),
+    )

@@ -1,0 +1,150 @@
+"""Ratings per profile and feedback, in the app's own ratings database (a rating saved in the
+browser shows up here, and one put here shows up in the app)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from tunescout.api.models import (
+    FeedbackIn,
+    FeedbackOut,
+    ImportOut,
+    RatingIn,
+    RatingOut,
+    RatingsOut,
+)
+from tunescout.api.routes import ERRORS
+from tunescout.api.service import EngineDep, api_of, json_response
+from tunescout.errors import UnknownIdError
+from tunescout.serving.ratings import validate_profile
+
+if TYPE_CHECKING:
+    from tunescout.serving.engine import Engine
+
+router = APIRouter(tags=["ratings"], responses=ERRORS)
+LIKE, SKIP = 5, 2  # stars a like / a skip stands for, as the app's buttons save them
+
+
+def _name(engine: Engine | None, artist_id: str) -> str | None:
+    if engine is None or artist_id not in engine.artists.index:
+        return None
+    return str(engine.artists.at[artist_id, "name"])
+
+
+def _rating(request: Request, profile: str, artist_id: str) -> dict:
+    table = api_of(request).store().table(profile)
+    row = table[table["artist_id"] == artist_id]
+    engine = api_of(request).holder.engine
+    return {
+        "profile": validate_profile(profile),
+        "artist_id": artist_id,
+        "artist_name": _name(engine, artist_id),
+        "stars": int(row["stars"].iloc[0]),
+        "updated_at": str(row["updated_at"].iloc[0]) or None,
+    }
+
+
+@router.get("/profiles/{profile}/ratings", response_model=RatingsOut)
+def list_ratings(request: Request, profile: str):
+    """Every rating of a profile, oldest first (artists of other catalogs included)."""
+    table = api_of(request).store().table(profile)
+    engine = api_of(request).holder.engine
+    rows = [
+        {
+            "profile": profile,
+            "artist_id": a,
+            "artist_name": _name(engine, a),
+            "stars": int(s),
+            "updated_at": u or None,
+        }
+        for a, s, u in table.itertuples(index=False)
+    ]
+    return json_response({"profile": validate_profile(profile), "ratings": rows})
+
+
+@router.put("/profiles/{profile}/ratings/{artist_id}", response_model=RatingOut)
+def put_rating(
+    request: Request,
+    profile: str,
+    artist_id: str,
+    body: RatingIn,
+    engine: EngineDep,
+):
+    """Save (or change) one rating of an artist in the catalog: 1–5 stars."""
+    engine.artist_info([artist_id])  # an artist this catalog holds, or 404
+    api_of(request).store().rate(profile, artist_id, body.stars)
+    return json_response(_rating(request, profile, artist_id))
+
+
+@router.delete("/profiles/{profile}/ratings/{artist_id}", status_code=204)
+def delete_rating(request: Request, profile: str, artist_id: str):
+    """Forget one rating (404 when there was none)."""
+    if not api_of(request).store().forget(profile, artist_id):
+        raise UnknownIdError(f"the profile has no rating of {artist_id[:60]!r}")
+    return Response(status_code=204)
+
+
+@router.delete("/profiles/{profile}/ratings")
+def delete_profile(request: Request, profile: str) -> dict:
+    """Forget every rating and the play-next queue of a profile."""
+    return {
+        "profile": validate_profile(profile),
+        "deleted": api_of(request).store().delete_profile(profile),
+    }
+
+
+@router.get(
+    "/profiles/{profile}/ratings.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "the app's CSV export"}},
+)
+def export_ratings(request: Request, profile: str):
+    """The profile's ratings as the app exports them (``artist_id,artist_name,stars,updated_at``;
+    no cell runs as a spreadsheet formula)."""
+    engine = api_of(request).holder.engine
+    names = engine.artists["name"] if engine is not None else None
+    text = api_of(request).store().export_csv(profile, names)
+    return Response(
+        text.encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="ratings.csv"'},
+    )
+
+
+@router.post("/profiles/{profile}/ratings.csv", response_model=ImportOut)
+async def import_ratings(
+    request: Request,
+    profile: str,
+    engine: EngineDep,
+    replace: Annotated[bool, Query(description="drop the profile's other ratings first")] = False,
+):
+    """Import a ratings CSV (the body, at most 2 MB): all rows or, when any is bad, none (each
+    bad row is listed under ``problems``)."""
+    from starlette.concurrency import run_in_threadpool
+
+    data = await request.body()
+    store = api_of(request).store()
+    count = await run_in_threadpool(store.import_csv, profile, data, engine.artists.index, replace)
+    return json_response(
+        {"profile": validate_profile(profile), "imported": count, "replaced": replace}
+    )
+
+
+@router.post("/feedback", response_model=FeedbackOut)
+def feedback(request: Request, body: FeedbackIn, engine: EngineDep):
+    """A like (5 stars for the artist) or a skip (2 stars: a weak no) of a track or an artist,
+    saved under the profile as the app's buttons save it."""
+    kind = body.kind
+    if kind is None:
+        kind = "track" if body.item_id in engine.tracks.index else "artist"
+    if kind == "track":
+        artist_id = str(engine.track_info([body.item_id])["artist_id"].iloc[0])
+    else:
+        artist_id = str(engine.artist_info([body.item_id])["artist_id"].iloc[0])
+    stars = LIKE if body.action == "like" else SKIP
+    api_of(request).store().rate(body.profile, artist_id, stars)
+    saved = _rating(request, body.profile, artist_id)
+    return json_response({**saved, "action": body.action, "item_id": body.item_id})
