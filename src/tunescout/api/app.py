@@ -78,7 +78,7 @@ def create_app(
         app.include_router(router)
 
     async def handle(request: Request, exc: Exception) -> Response:
-        status, kind, headers, payload = for_exception(exc, building=api.building())
+        status, kind, headers, payload = for_exception(exc, api.building)
         request.scope[ERROR_KEY] = kind
         if status >= 500 and kind != "internal":
             log.warning("%s %s: %s", request.method, request.url.path, payload.decode()[:300])

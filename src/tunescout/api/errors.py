@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -42,6 +42,12 @@ _HTTP_KINDS = {
 }
 
 
+_HTTP_MESSAGES = {
+    404: "no such endpoint: see /docs for the API's paths",
+    405: "this endpoint does not take that method: see /docs",
+}
+
+
 class ApiError(TunescoutError):
     """A refusal made by the API itself (auth, limits, a service not ready)."""
 
@@ -58,8 +64,15 @@ def one_line(message: object) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
-def classify(exc: BaseException, building: bool = False) -> tuple[int, str, dict[str, str]]:
-    """``(status, kind, headers)`` of an exception; ``building``: a build is running now."""
+def _never() -> bool:
+    return False
+
+
+def classify(
+    exc: BaseException, building: Callable[[], bool] = _never
+) -> tuple[int, str, dict[str, str]]:
+    """``(status, kind, headers)`` of an exception; ``building()``: whether a build is running now
+    (asked only about missing data)."""
     if isinstance(exc, ApiError):
         return exc.status, exc.kind, exc.headers
     if isinstance(exc, UnknownIdError):
@@ -72,7 +85,7 @@ def classify(exc: BaseException, building: bool = False) -> tuple[int, str, dict
     if isinstance(exc, LockBusy):
         return 409, "busy", {"Retry-After": "5"}
     if isinstance(exc, DataMissingError):
-        if building:
+        if building():
             return 503, "building", {"Retry-After": "10"}
         return 404, "data_missing", {}
     if isinstance(exc, ArtifactError | CatalogError):
@@ -87,7 +100,9 @@ def body(status: int, kind: str, message: str, problems: Sequence[str] = ()) -> 
     return json.dumps(payload, ensure_ascii=False).encode()
 
 
-def for_exception(exc: BaseException, building: bool = False) -> tuple[int, str, dict, bytes]:
+def for_exception(
+    exc: BaseException, building: Callable[[], bool] = _never
+) -> tuple[int, str, dict, bytes]:
     """``(status, kind, headers, JSON body)`` answering ``exc``; an unexpected exception is logged
     with its traceback and answered with a reference, never its text."""
     if isinstance(exc, TunescoutError):
@@ -102,7 +117,8 @@ def for_exception(exc: BaseException, building: bool = False) -> tuple[int, str,
     if isinstance(exc, HTTPException):
         kind = _HTTP_KINDS.get(exc.status_code, "http")
         headers = dict(exc.headers or {})
-        return exc.status_code, kind, headers, body(exc.status_code, kind, str(exc.detail))
+        message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        return exc.status_code, kind, headers, body(exc.status_code, kind, message)
     ref = uuid.uuid4().hex[:12]
     log.error("unexpected error %s", ref, exc_info=exc)
     message = f"an internal error ({ref} in the server's log); try again or report it"
@@ -126,9 +142,13 @@ def validation_message(errors: Sequence[Mapping]) -> str:
         message = "is required"
     elif first.get("type") == "json_invalid":
         what, message = "the body", "is not valid JSON"
+    elif tuple(first.get("loc", ())) == ("body",):
+        what, message = "the body", "must be a JSON object sent as application/json"
     got = first.get("input")
-    if first.get("type") not in ("missing", "json_invalid", "extra_forbidden") and (
-        got is None or isinstance(got, str | int | float | bool)
+    if (
+        what != "the body"
+        and first.get("type") not in ("missing", "extra_forbidden")
+        and (got is None or isinstance(got, str | int | float | bool))
     ):
         message += f", got {shown(got)}"
     places = {tuple(e.get("loc", ())[:3]) for e in errors}

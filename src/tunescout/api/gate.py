@@ -95,7 +95,7 @@ class Gate:
             )
 
     async def _refuse(self, scope: Scope, send: Send, exc: BaseException) -> None:
-        code, kind, headers, payload = for_exception(exc, self.building())
+        code, kind, headers, payload = for_exception(exc, self.building)
         scope[ERROR_KEY] = kind
         await send(
             {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -30,8 +32,8 @@ def _job(api) -> dict | None:
 def _listeners(api, engine) -> int:
     """Distinct listeners in the interaction data, counted once per engine."""
     known = getattr(api, "_listeners", None)
-    if known is None or known[0] is not engine:
-        known = (engine, int(engine.catalog.interactions["user_id"].nunique()))
+    if known is None or known[0]() is not engine:  # a weak reference: an old engine can go
+        known = (weakref.ref(engine), int(engine.catalog.interactions["user_id"].nunique()))
         api._listeners = known
     return known[1]
 
