@@ -200,6 +200,7 @@ class Scores:
     floors: dict[str, np.ndarray]
     gap: np.ndarray | None = None  # tag cosine to nearest disliked minus nearest liked (−inf: none)
     exclude: list[np.ndarray] = field(default_factory=list)
+    cols: np.ndarray | None = None  # compact form: each row's candidate artists (-1: none)
 
     def fused(
         self,
@@ -211,7 +212,8 @@ class Scores:
         """The product's fusion (:func:`ranking.standard_fusion`) of these scores, with the
         dislike penalty of ``strength`` (weights are normalised to sum to 1 as the product does)."""
         total = sum(w for w in weights.values() if w)
-        out = np.zeros((len(self.users), len(self.artists)))
+        width = len(self.artists) if self.cols is None else self.cols.shape[1]
+        out = np.zeros((len(self.users), width))
         for name, w in weights.items():
             if not w or name not in self.z:
                 continue
@@ -220,7 +222,36 @@ class Scores:
             out += (w / total) * np.where(np.isnan(z), fill, z)
         if strength and self.gap is not None:
             out -= ranking.dislike_penalty(self.gap, 0.0, margin, strength)
+        if self.cols is not None:
+            out[self.cols < 0] = -np.inf
         return out
+
+    def compact(self, pool: int = 300) -> Scores:
+        """The same scores over each row's candidates only: the union of every model's ``pool``
+        best artists (excluded ones left out), as the product's pipeline proposes them."""
+        n = len(self.users)
+        excluded = np.zeros((n, len(self.artists)), dtype=bool)
+        for row, cols in enumerate(self.exclude):
+            excluded[row, cols[cols >= 0]] = True
+        picks = []
+        for z in self.z.values():
+            ranked = np.where(np.isnan(z) | excluded, -np.inf, z)
+            part = np.argpartition(-ranked, pool - 1, axis=1)[:, :pool]
+            part[np.take_along_axis(ranked, part, axis=1) == -np.inf] = -1
+            picks.append(part)
+        merged = np.concatenate(picks, axis=1)
+        width = max(len(np.unique(r[r >= 0])) for r in merged)
+        cols = np.full((n, width), -1, dtype=np.int64)
+        for row in range(n):
+            found = np.unique(merged[row][merged[row] >= 0])
+            cols[row, : len(found)] = found
+        take = np.where(cols >= 0, cols, 0)
+        z = {
+            m: np.where(cols >= 0, np.take_along_axis(v, take, axis=1), np.nan)
+            for m, v in self.z.items()
+        }
+        gap = None if self.gap is None else np.take_along_axis(self.gap, take, axis=1)
+        return Scores(self.users, self.artists, z, self.floors, gap, [], cols)
 
 
 def survey_scores(
@@ -315,8 +346,11 @@ def metrics_of(
 
 
 def evaluate_scores(scores: np.ndarray, s: Scores, truth: pd.DataFrame) -> dict[str, float]:
-    """Metrics of ranking every artist by ``scores`` (rated artists left out)."""
+    """Metrics of ranking every artist (or a compact form's candidates) by ``scores``, rated
+    artists left out."""
     top = top_rows(scores, 20, s.exclude)
+    if s.cols is not None:
+        top = np.where(top >= 0, np.take_along_axis(s.cols, np.maximum(top, 0), axis=1), -1)
     lists = [[s.artists[c] for c in row if c >= 0] for row in top]
     return metrics_of(lists, s.users, truth)
 

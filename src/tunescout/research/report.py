@@ -159,6 +159,8 @@ def run_recommendations(
             split = recsys.survey_split(plays, seed, split_name)
             eng = recsys.split_engine(engine, split, data_dir)
             tag_source = split.tag_source
+            ease = itemitem.EASE(l2=EASE_L2, min_users=2).fit(split.train)
+            knn = itemitem.ItemKNN(min_users=2, **KNN).fit(split.train)
             for n in SURVEY_SIZES:
                 ratings = split.ratings(n)
                 if max_users:
@@ -173,9 +175,7 @@ def run_recommendations(
                 pop = recsys.popularity_scores(eng, users, split.train)
                 top = recsys.top_rows(pop, 20, scores.exclude)
                 lists["popularity"] = [[scores.artists[c] for c in row if c >= 0] for row in top]
-                ease = itemitem.EASE(l2=EASE_L2, min_users=2).fit(split.train)
                 lists["EASE fold-in"] = foldin_lists(ease, ratings)
-                knn = itemitem.ItemKNN(min_users=2, **KNN).fit(split.train)
                 lists["item-kNN fold-in"] = foldin_lists(knn, ratings)
                 lists["hybrid (Engine.recommend)"] = _product_survey(eng, ratings)
                 for name, found in lists.items():

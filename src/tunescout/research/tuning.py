@@ -5,8 +5,9 @@ listeners only (never a test split), reproducible with ``python scripts/evaluate
   unheld item counts as (:data:`~tunescout.serving.ranking.UNKNOWN_Z`) and the dislike penalty,
   on the survey validation split (stars from play counts, 10 ratings, seeds 0–2);
 * :func:`tune_listener` — the "listener" row, on the known-listener validation split;
-* :func:`tune_similar` — the "similar" rows, on a held-out co-listening check whose held-out
-  listeners are validation listeners.
+* :func:`tune_similar` — the "similar" and "similar/cold" rows, on a held-out co-listening check
+  whose held-out listeners are validation listeners (the cold row: content models only, for
+  seeds nobody listens to).
 
 Each returns every configuration's mean and std over seeds (best first) and the chosen one. The
 scores come from the product's own profiles and scales (:mod:`tunescout.research.recsys`), and the
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ def survey_validation_scores(
     for seed in seeds:
         split = recsys.survey_split(plays, seed, "val")
         eng = recsys.split_engine(engine, split, data_dir)
-        out.append((split, recsys.survey_scores(eng, split.ratings(n), SURVEY_MODELS)))
+        scores = recsys.survey_scores(eng, split.ratings(n), SURVEY_MODELS)
+        out.append((split, scores.compact()))
         log.info("survey validation seed %d: %d listeners scored", seed, len(split.users))
     return out
 
@@ -168,7 +170,7 @@ def listener_scores(eng: Engine, users: Sequence[str]) -> recsys.Scores:
             z[name][row, held] = scale.z(full[rows[id(index)][held]])
             floors[name][row] = scale.floor
         exclude.append(position.get_indexer(mine.index.astype(str)))
-    return recsys.Scores(list(users), artists, z, floors, None, exclude)
+    return recsys.Scores(list(users), artists, z, floors, None, exclude).compact()
 
 
 def tune_listener(
@@ -176,7 +178,9 @@ def tune_listener(
 ) -> dict[str, object]:
     """Grid over the "listener" weights (ALS fixed at 1) on the known-listener validation split."""
     plays = recsys.plays_of(engine.catalog)
-    grid = list(itertools.product((0.0, 0.25, 0.5, 1.0), (0.0, 0.25, 0.5), (0.0, 0.25, 0.5, 1.0)))
+    grid = list(
+        itertools.product((0.0, 0.25, 0.5, 1.0), (0.0, 0.25, 0.5), (0.0, 0.25, 0.5, 1.0, 1.5, 2.0))
+    )
     results: dict[tuple, list[float]] = {}
     for seed in seeds:
         split = recsys.known_split(plays, seed, "val")
@@ -262,6 +266,10 @@ def tune_similar(
     grid = list(
         itertools.product((1.0,), (0.0, 0.25, 0.5), (0.0, 0.1, 0.25), (0.0, 0.1), (0.0, 0.1))
     )
+    # the row for seeds without co-listening data: content models only
+    cold = list(
+        itertools.product((0.0,), (0.0,), (1.0,), (0.0, 0.1, 0.25, 0.5), (0.0, 0.25, 0.5, 1.0))
+    )
     results: dict[tuple, list[float]] = {}
     singles: dict[str, list[float]] = {}
     for seed in seeds:
@@ -275,7 +283,7 @@ def tune_similar(
         for name in SIMILAR_MODELS:
             m = recsys.evaluate_scores(s.fused({name: 1.0}, None), s, frame)
             singles.setdefault(name, []).append(m["ndcg@10"])
-        for c, a, t, au, se in grid:
+        for c, a, t, au, se in grid + cold:
             weights = {"coplay": c, "als": a, "tags": t, "audio": au, "semantic": se}
             m = recsys.evaluate_scores(s.fused(weights, None), s, frame)
             results.setdefault((c, a, t, au, se), []).append(m["ndcg@10"])
@@ -286,19 +294,18 @@ def tune_similar(
         for key, v in results.items()
     ]  # fmt: skip
     frame = _table(rows)
-    chosen = _pick(frame)
+    warm = frame[[w["coplay"] > 0 for w in frame["weights"]]]
+    content = frame[[w["coplay"] == 0 and w["als"] == 0 for w in frame["weights"]]]
+    chosen = _pick(warm)
     return {
         "weights": chosen["weights"],
         "mean": chosen["mean"],
+        "cold": dict(_pick(content)["weights"]),
+        "cold_mean": float(_pick(content)["mean"]),
+        "cold_table": content.head(8).to_dict("records"),
         "singles": {k: (float(np.mean(v)), float(np.std(v))) for k, v in singles.items()},
         "table": frame.head(10).to_dict("records"),
     }
-
-
-def cold_similar_weights(results: Mapping[str, object]) -> dict[str, float]:
-    """The "similar/cold" row: the chosen weights without the models that need listening."""
-    weights = dict(results["weights"])
-    return {k: v for k, v in weights.items() if k in ("tags", "audio", "semantic")}
 
 
 # ---- baselines of the survey protocol -------------------------------------------------------------

@@ -56,6 +56,10 @@ _SOUND = ("energy", "valence", "danceability", "acousticness", "tempo")
 _SCALE = {"tempo": 30.0}  # a feature's difference that counts as large (others: 0.15 on 0–1)
 
 
+def _possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 class _Evidence:
     """What the reasons of one list draw on, computed once for every chosen item."""
 
@@ -67,6 +71,8 @@ class _Evidence:
         self.shared = (
             coplay.shared_matrix(self.chosen, self.basis) if coplay and m else np.zeros((n, m))
         )
+        # each rated artist's listeners, so a row names the one whose listeners lean its way most
+        self.audience = coplay.listeners(self.basis) if coplay and m else np.zeros(m)
         self.tag_sims = tags.similarities(self.chosen, self.basis) if tags and m else None
         self.tag_vector = tags.profile(dict.fromkeys(self.basis, 1.0)) if tags and m else None
         self.tags = tags
@@ -80,10 +86,11 @@ class _Evidence:
     def co_listening(self, row: int) -> str | None:
         if not self.basis or self.shared[row].max() <= 0:
             return None
-        best = int(np.argmax(self.shared[row]))
-        count = int(self.shared[row, best])
+        share = self.shared[row] / np.sqrt(np.maximum(self.audience, 1))
+        best = int(np.argmax(share))
+        count, total = int(self.shared[row, best]), int(self.audience[best])
         other = self._name(self.chosen[row])
-        return f"{count} of {self._name(self.basis[best])}'s listeners also play {other}"
+        return f"{count} of {_possessive(self._name(self.basis[best]))} {total} listeners also play {other}"
 
     def tagged(self, row: int) -> str | None:
         if self.tags is None:

@@ -54,7 +54,8 @@ def _hybrid_artists(ctx: Context, item: str, k: int) -> pd.DataFrame:
         mean, std, floor = ranking.standard(row.to_numpy())
         z = (row - mean) / std
         cols.append(Signal.of(name, z.sort_values(ascending=False, kind="stable")))
-        unknown[name] = ranking.UNKNOWN_Z
+        fill = ranking.UNKNOWN["similar"]
+        unknown[name] = floor if fill is None else fill
     if not cols:  # nothing holds the seed in the chosen row: every model that does
         for name in ctx.indexes:
             row = similarity_row(ctx, name, item)

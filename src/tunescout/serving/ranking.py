@@ -75,19 +75,28 @@ WEIGHTS: dict[str, dict[str, float]] = {
     },  # fmt: skip
     "survey/none": {"popularity": 1.0},
     "survey/none+mood": {"semantic": 1.0, "audio": 0.7, "popularity": 0.3},
-    # validation (known listeners, per-user 80/20, 3 seeds)
-    "listener": {"als": 1.0, "coplay": 0.5, "walk": 0.25, "tags": 0.5},
+    # validation: tuning.tune_listener, known-listener validation split (per-user 80/20 of the
+    # training part, seeds 0-2): nDCG@10 0.1896 ± 0.0019; the RP3beta walk added nothing
+    "listener": {"als": 1.0, "coplay": 0.25, "walk": 0.0, "tags": 1.0},
     # by hand
     "tracks": {"artist": 1.0, "audio": 0.3, "semantic": 0.3, "popularity": 0.15},
     "session": {"audio": 0.35, "semantic": 0.25, "als": 0.3, "popularity": 0.1},
-    # validation (held-out co-listening check): seeds with co-listening data / without it
+    # validation: tuning.tune_similar, held-out co-listening check (300 artists, validation
+    # listeners held out, seeds 0-2), nDCG@10: co-listening (RP3beta rows) 0.737 ± 0.006, ALS
+    # 0.311, tags 0.178, MiniLM 0.094, audio 0.012; adding any other model gained ≤ 0.0005, so
+    # artists with co-listening data take their neighbours from it
     "similar": {"coplay": 1.0, "als": 0.0, "tags": 0.0, "audio": 0.0, "semantic": 0.0},
-    "similar/cold": {"tags": 1.0, "audio": 0.3, "semantic": 0.5},
+    # the same check for seeds treated as cold (content models only): 0.2455 against tags
+    # alone 0.178; the grid's edges (audio 0.5, MiniLM 1.0) were its best
+    "similar/cold": {"tags": 1.0, "audio": 0.5, "semantic": 1.0},
 }
-# What an item a model does not hold counts as in that model (z units): an artist without enough
-# listeners for co-listening counts as average there and leans on the models that hold it.
-# Validation (same run): 0 → 0.5521, −0.5 → 0.5518, −1 → 0.5516, the listener's floor → 0.5510.
-UNKNOWN_Z = 0.0
+# What an item a model does not hold counts as in that model (z units; None: one below the
+# model's lowest z for this listener), per family of rows, each chosen on its validation run.
+# Survey: an artist without enough listeners for co-listening counts as average there and leans
+# on the models that hold it: 0 → 0.5521, −0.5 → 0.5518, −1 → 0.5516, the floor → 0.5510.
+# Listener: −1 → 0.1896, the floor → 0.1895. Similar: the floor (the grid was run with it).
+UNKNOWN: dict[str, float | None] = {"survey": 0.0, "listener": -1.0, "similar": None}
+UNKNOWN_Z = UNKNOWN["survey"]
 # Dislikes: a candidate is pushed down by DISLIKE_STRENGTH (weight units; the survey row sums to 1)
 # per unit by which its tag cosine to the nearest disliked artist exceeds that to the nearest liked
 # one plus DISLIKE_MARGIN. The strongest setting of the validation grid costing ≤ 0.005 nDCG@10
@@ -152,14 +161,16 @@ def contributions(
     unknown: float | Mapping[str, float] = UNKNOWN_Z,
 ) -> pd.DataFrame:
     """Each weighted column's share of :func:`standard_fusion`, one column per model used."""
-    out = pd.DataFrame(index=table.index)
+    names, columns = [], []
     for name, w in weights.items():
         if w and name in table:
             fill = unknown.get(name, UNKNOWN_Z) if isinstance(unknown, Mapping) else unknown
-            out[name] = w * table[name].astype(float).fillna(fill)
-    if out.shape[1] == 0:
-        out["none"] = 0.0
-    return out
+            values = table[name].to_numpy(dtype=np.float64)
+            columns.append(w * np.where(np.isnan(values), fill, values))
+            names.append(name)
+    if not names:
+        return pd.DataFrame({"none": np.zeros(len(table))}, index=table.index)
+    return pd.DataFrame(np.column_stack(columns), index=table.index, columns=names)
 
 
 def dislike_penalty(
