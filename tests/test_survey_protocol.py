@@ -32,9 +32,9 @@ def test_survey_listeners_leave_training_and_reveals_nest() -> None:
     assert not users & set(train["user_id"])
     assert survey.groupby("user_id").size().eq(10).all()
     assert survey["stars"].between(1, 5).all()
-    assert not set(zip(survey.user_id, survey.artist_id)) & set(zip(truth.user_id, truth.artist_id))
-    five = set(zip(found[5][1].user_id, found[5][1].artist_id))
-    assert five <= set(zip(survey.user_id, survey.artist_id))  # the same listeners, nested reveals
+    pairs = lambda f: set(zip(f["user_id"], f["artist_id"], strict=True))  # noqa: E731
+    assert not pairs(survey) & pairs(truth)
+    assert pairs(found[5][1]) <= pairs(survey)  # the same listeners, nested reveals
     val_train, val_survey, _ = splits.survey_validation(df, 10, seed=3)
     assert not set(val_survey["user_id"]) & users  # validation listeners come from training
     assert set(val_train["user_id"]) < set(train["user_id"])
@@ -49,7 +49,11 @@ def test_harness_metrics_match_the_metrics_module() -> None:
     )
     lists = [[f"a{a}" for a in rng.choice(50, 20, replace=False)] for _ in users]
     recs = pd.DataFrame(
-        [(u, a, 20.0 - r) for u, found in zip(users, lists, strict=True) for r, a in enumerate(found)],
+        [
+            (u, a, 20.0 - r)
+            for u, found in zip(users, lists, strict=True)
+            for r, a in enumerate(found)
+        ],
         columns=["user_id", "artist_id", "score"],
     )
     got = recsys.metrics_of(lists, users, truth)
