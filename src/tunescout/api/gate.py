@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import unquote_to_bytes
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +32,19 @@ def client_of(scope: Scope) -> str:
     """Who is calling, for the rate limit: the peer's address (proxies' headers are not trusted)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
+
+
+def _check_url(scope: Scope) -> None:
+    """Refuse a path or query whose percent-encoded bytes are not UTF-8 (they would otherwise be
+    read with replacement characters, e.g. as another profile's name)."""
+    for part in (scope.get("raw_path") or b"", scope.get("query_string") or b""):
+        if b"%" in part:
+            try:
+                unquote_to_bytes(part).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(
+                    400, "input", "the URL holds percent-encoded bytes that are not UTF-8 text"
+                ) from None
 
 
 class Gate:
@@ -75,6 +89,7 @@ class Gate:
             if path not in UNLIMITED_PATHS:
                 self.limiter.check(client_of(scope))
             self.keys.check(path, header(scope, b"authorization"))
+            _check_url(scope)
             if scope["method"] in _BODIES:
                 receive = await self._buffered(scope, receive)
             await self.app(scope, receive, tracked)

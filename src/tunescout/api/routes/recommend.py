@@ -83,7 +83,7 @@ def for_ratings(engine: Engine, ratings: dict, options: OptionsIn, source: str =
 async def from_session(request: Request, body: SessionIn, engine: EngineDep):
     """What to play after a session of track ids (oldest first), one track per artist. The
     engine's session list takes filters but no mood, weights, fusion or diversity."""
-    key = ("session", body.model_dump_json())
+    key = ("session", repr(body.model_dump()))
     return await api_of(request).answer(engine, key, lambda: session(engine, body))
 
 
@@ -91,7 +91,7 @@ async def from_session(request: Request, body: SessionIn, engine: EngineDep):
 async def from_ratings(request: Request, body: RatingsIn, engine: EngineDep):
     """Artists (or tracks, one per artist) for star ratings of artists, with mood, filters,
     weights, fusion, diversity and familiarity; each item's reason and each model's score."""
-    key = ("ratings", body.model_dump_json())
+    key = ("ratings", repr(body.model_dump()))
     return await api_of(request).answer(
         engine, key, lambda: for_ratings(engine, body.ratings, body)
     )
@@ -107,7 +107,7 @@ async def _for_profile(request: Request, profile: str, options: OptionsIn, engin
     from starlette.concurrency import run_in_threadpool
 
     ratings = await run_in_threadpool(saved)
-    key = ("profile", repr(sorted(ratings.items())), options.model_dump_json())
+    key = ("profile", repr(sorted(ratings.items())), repr(options.model_dump()))
     return await api.answer(
         engine, key, lambda: for_ratings(engine, ratings, options, source="profile")
     )
@@ -149,6 +149,7 @@ async def for_listener(
     """Artists for a listener of the interaction data (e.g. ``hetrec:2``)."""
 
     def compute() -> dict:
+        checks.valid_text(user_id, "the user id")
         found = engine.recommend_for_user(user_id, k=k, exclude_seen=exclude_seen)
         return {
             "build_id": _build(engine),

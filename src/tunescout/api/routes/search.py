@@ -39,7 +39,7 @@ async def search_mood(request: Request, body: MoodIn, engine: EngineDep):
     """Tracks for a mood, moment or request ("rainy heartbreak", "90s rock like Radiohead but
     happier, no rap"); ``understood`` says how it was read, ``notes`` what could not be met."""
     return await api_of(request).answer(
-        engine, ("mood", body.model_dump_json()), lambda: mood(engine, body)
+        engine, ("mood", repr(body.model_dump())), lambda: mood(engine, body)
     )
 
 
@@ -53,7 +53,7 @@ async def search_mood_get(
     """The same without filters, for a quick GET."""
     body = MoodIn.model_validate({"text": q, "k": k})
     return await api_of(request).answer(
-        engine, ("mood", body.model_dump_json()), lambda: mood(engine, body)
+        engine, ("mood", repr(body.model_dump())), lambda: mood(engine, body)
     )
 
 

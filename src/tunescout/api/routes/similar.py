@@ -10,6 +10,7 @@ from tunescout.api.convert import items
 from tunescout.api.models import K_DOC, SimilarOut
 from tunescout.api.routes import ERRORS
 from tunescout.api.service import EngineDep, api_of
+from tunescout.serving import checks
 from tunescout.vocabulary import HYBRID
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ MODEL_DOC = "a model the build holds (audio, als, semantic, coplay, tags; see /h
 
 
 def similar(engine: Engine, kind: str, item_id: str, k: int, model: str) -> dict:
+    checks.valid_text(item_id, f"the {kind[:-1]} id")  # long ids are refused before any lookup
     find = engine.similar_tracks if kind == "tracks" else engine.similar_artists
     info = engine.track_info if kind == "tracks" else engine.artist_info
     found = find(item_id, k=k, model=model)
