@@ -25,7 +25,6 @@ from tunescout.indexes.build import build_indexes, components
 MODULE = "tests.contracts.toy_popularity"
 MODEL = "popularity_toy"
 N_TRACKS, N_USERS = 600, 80
-ONLY_TOY = {MODEL: 1.0, "audio": 0.0, "als": 0.0, "semantic": 0.0, "popularity": 0.0}
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +116,8 @@ def _rated(engine: Engine) -> dict[str, int]:
 
 def test_weight_on_the_toy_alone_recommends_the_most_popular_artists(engine: Engine) -> None:
     ratings = _rated(engine)
-    out = engine.recommend(ratings, k=10, weights=ONLY_TOY, diversity=0.0)
+    only_toy = {**dict.fromkeys([*engine.indexes, "popularity"], 0.0), MODEL: 1.0}
+    out = engine.recommend(ratings, k=10, weights=only_toy, diversity=0.0)
     popularity = engine.catalog.artists.set_index("artist_id")["popularity"].drop(list(ratings))
     assert len(out) == 10 and not set(out["artist_id"]) & set(ratings)
     chosen = popularity[out["artist_id"]].to_numpy()
@@ -126,7 +126,7 @@ def test_weight_on_the_toy_alone_recommends_the_most_popular_artists(engine: Eng
     assert f"score_{MODEL}" in out and out[f"score_{MODEL}"].iloc[0] == 1.0
     # Its weight is what decides: the same ratings on the audio model alone pick others.
     by_audio = engine.recommend(
-        ratings, k=10, weights={**ONLY_TOY, MODEL: 0.0, "audio": 1.0}, diversity=0.0
+        ratings, k=10, weights={**only_toy, MODEL: 0.0, "audio": 1.0}, diversity=0.0
     )
     assert set(by_audio["artist_id"]) != set(out["artist_id"])
 
