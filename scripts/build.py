@@ -48,8 +48,24 @@ def parse_args() -> argparse.Namespace:
         type=float,
         help="seconds to wait for another build of the same data dir (default: until it ends)",
     )
+    p.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: this process (default); spark: the catalog's row work, ALS and MiniLM "
+        "encoding on Apache Spark, into the same verified build (docs/SCALING.md)",
+    )
+    p.add_argument(
+        "--master",
+        default="local[*]",
+        help="with --engine spark: local[*], local[N], spark://host:7077, yarn or "
+        "k8s://https://host:port (default: local[*])",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return p.parse_args()
+    args = p.parse_args()
+    if args.master != "local[*]" and args.engine != "spark":
+        p.error("--master needs --engine spark")
+    return args
 
 
 class ConsoleJob(jobs.Job):
@@ -84,7 +100,10 @@ def main() -> None:
     with jobs.exclusive(settings.data_dir, wait=args.wait, say=say):
         job = ConsoleJob(settings.data_dir, "build", steps, "the command line")
         try:
-            build(settings, steps, args.sources, job)
+            if args.engine == "spark":
+                build_on_spark(settings, steps, args.sources, job, args.master)
+            else:
+                build(settings, steps, args.sources, job)
         except BaseException as exc:
             job.fail(exc if not isinstance(exc, KeyboardInterrupt) else "interrupted")
             raise
@@ -109,6 +128,29 @@ def build(settings, steps: list[str], sources: list[str] | None, job: ConsoleJob
             job.end()
         job.update(ready=sorted(result.models), build=result.id)
         print(f"indexes: {result.folder} {sorted(result.components)}")
+
+
+def build_on_spark(
+    settings, steps: list[str], sources: list[str] | None, job: ConsoleJob, master: str
+) -> None:
+    """The same steps on Spark (tunescout.spark): the same catalog files and verified build."""
+    from tunescout.spark.build import run as run_spark
+
+    timings: dict[str, float] = {}
+    result = run_spark(
+        settings, steps, master, sources,
+        on_step=lambda step: job.begin(step) if step == "catalog" else None,
+        on_progress=job.progress, timings=timings,  # fmt: skip
+    )
+    if "catalog" in steps:
+        manifest = read_manifest(settings.catalog_dir)
+        print(f"catalog (spark): {settings.catalog_dir} {json.dumps(manifest['rows'])}")
+    if job.data["step"]:
+        job.end()
+    if result is not None:
+        job.update(ready=sorted(result.models), build=result.id)
+        print(f"indexes (spark): {result.folder} {sorted(result.components)}")
+    print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import sparse
 
 from tunescout.errors import DataMissingError, InputError
-from tunescout.indexes.als import ALSParams, FactorModel, confidence
+from tunescout.indexes.als import ALSParams, FactorModel, _one_blas_thread, confidence
 from tunescout.indexes.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -181,14 +181,15 @@ def attach(
     (so saving, loading and the fold-in of new listeners are the local build's own code)."""
     from implicit.cpu.als import AlternatingLeastSquares
 
-    model = AlternatingLeastSquares(
-        factors=params.factors,
-        regularization=params.regularization,  # the fold-in's lambda, as in a local build
-        alpha=1.0,  # unused: confidences are precomputed, as in the local build
-        iterations=params.iterations,
-        random_state=params.random_state,
-        num_threads=1,
-    )
+    with _one_blas_thread():  # as the local fit: implicit checks BLAS threads when made
+        model = AlternatingLeastSquares(
+            factors=params.factors,
+            regularization=params.regularization,  # the fold-in's lambda, as in a local build
+            alpha=1.0,  # implicit's default, as in the local fit (confidences are precomputed)
+            iterations=params.iterations,
+            random_state=params.random_state,
+            num_threads=1,
+        )
     model.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
     model.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
     unit = float(np.median(seen.data)) - 1.0 if seen.nnz else 1.0

@@ -69,14 +69,16 @@ def _records(spark, tables: dict[str, dict]):
     frames = []
     for source, t in tables.items():
         artists = t["artists"]
-        used = t["tracks"].select(
-            "artist_id", "artist_name", F.lit(0).alias("_table"), F.col(_ORDER)
-        ).unionByName(
-            t["interactions"].select(
-                "artist_id",
-                F.lit(None).cast("string").alias("artist_name"),
-                F.lit(1).alias("_table"),
-                F.col(_ORDER),
+        used = (
+            t["tracks"]
+            .select("artist_id", "artist_name", F.lit(0).alias("_table"), F.col(_ORDER))
+            .unionByName(
+                t["interactions"].select(
+                    "artist_id",
+                    F.lit(None).cast("string").alias("artist_name"),
+                    F.lit(1).alias("_table"),
+                    F.col(_ORDER),
+                )
             )
         )
         extra = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Mapping
 
 from tunescout.errors import InputError
@@ -79,6 +80,8 @@ def spark_session(
     check_master(master)
     for name, value in EXECUTOR_ENV.items():  # the driver's own Python workers (local mode)
         os.environ.setdefault(name, value)
+    if master.startswith("local"):  # workers run this interpreter (a cluster sets its own)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
     settings: dict[str, str] = {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
