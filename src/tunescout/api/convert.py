@@ -44,24 +44,29 @@ def plain(value: object) -> object:
 
 
 def items(frame: pd.DataFrame) -> list[dict]:
-    """One item per row: catalog columns, ``features``, ``scores`` and ``reason``."""
-    columns = list(frame.columns)
+    """One item per row: catalog columns, ``features``, ``scores`` and ``reason``.
+
+    Reads whole columns (``tolist``), never row by row: pandas' row iteration costs more than the
+    search behind a similar-tracks answer.
+    """
+    places = []  # (column values, where the value goes, its name there)
+    for name in frame.columns:
+        values = frame[name].tolist()
+        if name in _FEATURES:
+            places.append((values, "features", name))
+        elif name.startswith("score_"):
+            places.append((values, "scores", name[len("score_") :]))
+        else:
+            places.append((values, None, _RENAMED.get(name, name)))
     out = []
-    for row in frame.itertuples(index=False, name=None):
+    for i in range(len(frame)):
         item: dict[str, object] = {}
-        features: dict[str, object] = {}
-        scores: dict[str, object] = {}
-        for name, value in zip(columns, row, strict=True):
-            if name in _FEATURES:
-                features[name] = plain(value)
-            elif name.startswith("score_"):
-                scores[name[len("score_") :]] = plain(value)
+        for values, group, name in places:
+            value = plain(values[i])
+            if group is None:
+                item[name] = value
             else:
-                item[_RENAMED.get(name, name)] = plain(value)
-        if features:
-            item["features"] = features
-        if scores:
-            item["scores"] = scores
+                item.setdefault(group, {})[name] = value
         if "genres" in item and item["genres"] is None:
             item["genres"] = []
         out.append(item)
