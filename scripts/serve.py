@@ -63,6 +63,7 @@ def main() -> None:
     uvicorn.run(
         "tunescout.api:from_environment",
         factory=True,
+        http="tunescout.api.server:NoDelayHTTP",
         host=args.host,
         port=args.port,
         workers=args.workers,
