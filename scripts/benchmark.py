@@ -51,6 +51,34 @@ def parse_args() -> argparse.Namespace:
         help="only the first run: offline, empty data dir and model cache, through the app's "
         "background job; times until a mood search answers (with --quick: a small catalog)",
     )
+    p.add_argument(
+        "--api",
+        action="store_true",
+        help="only the HTTP API under load: scripts/serve.py on 127.0.0.1 and a bounded client at "
+        "1, 8 and 32 connections (with --quick: a small catalog and few requests)",
+    )
+    p.add_argument("--data-dir", type=Path, help="with --api: serve this built data dir")
+    p.add_argument("--api-workers", type=int, default=1, help="with --api: uvicorn workers")
+    p.add_argument(
+        "--spark",
+        action="store_true",
+        help="only the Spark section: local-mode time per build stage next to the local build "
+        "(30k real, and 10M interactions / 1M tracks synthetic), and IVF-PQ against 8-bit IVF "
+        "(recall@10, bytes per vector); with --quick: small sizes",
+    )
+    p.add_argument("--master", default="local[*]", help="Spark master for --spark")
+    p.add_argument(
+        "--spark-sizes",
+        nargs="*",
+        choices=["30k", "10m", "quick"],
+        help="catalogs the --spark stage timings build (default: 30k 10m; quick: quick)",
+    )
+    p.add_argument(
+        "--pq-sizes",
+        nargs="*",
+        type=int,
+        help="vector counts for --spark's IVF-PQ recall (default: 200000 1000000 2000000)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "data" / "reports" / "benchmark.json")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args()
@@ -139,11 +167,140 @@ def first_run(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def api(args: argparse.Namespace) -> None:
+    """The HTTP API section alone: served, loaded, printed, written as JSON."""
+    count = args.queries or (60 if args.quick else 3000)
+    seconds = 5.0 if args.quick else 20.0
+    results: dict = {"machine": bench.machine(), "mode": "quick" if args.quick else "full"}
+    with bench.workdir(args.workdir) as work:
+        if args.data_dir:
+            data = args.data_dir
+        elif args.quick:
+            data = bench.synthetic_data_dir(work / "quick", *SYNTHETIC["quick"])
+        else:
+            data = _real_dir(args, work)
+        log.info("the API over %s: %d requests or %.0f s per run", data, count, seconds)
+        results["api"] = bench.api_benchmark(data, count, seconds, workers=args.api_workers)
+    found = results["api"]
+    results["verdicts"] = [
+        {"target": t, "measured": m, "met": ok} for t, m, ok in bench.api_verdicts(found)
+    ]
+    out = args.out.with_name(args.out.stem + "-api.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float))
+    print(f"HTTP API over {found['tracks']:,} tracks, {found['workers']} worker(s), "
+          f"{found['cores']} cores; up to {count} requests or {seconds:.0f} s per run")  # fmt: skip
+    print(f"{'answers':9} {'request':15} {'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'errors':>6} {'server CPU':>10} {'load avg':>8}")  # fmt: skip
+    for mode, kinds in found["runs"].items():
+        for kind, runs in kinds.items():
+            for n, r in runs.items():
+                print(f"{mode:9} {kind:15} {n:>7} {r['rps']:7.0f} {r.get('p50', 0):7.1f} "
+                      f"{r.get('p99', 0):7.1f} {r['errors']:6d} "
+                      f"{r['server_cpu_s'] / r['seconds']:9.0%} {r['load_average_before']:8.2f}")  # fmt: skip
+    print(f"\nmachine: {results['machine']}")
+    print(f"CPU steal during the runs: {found['cpu_steal_s']:.1f} s")
+    for row in results["verdicts"]:
+        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
+        print(f"{flag}  {row['target']}: {row['measured']}")
+    print(f"wrote {out}")
+
+
+# name: (tracks, users, documents actually encoded by MiniLM); 310k users play ~10M artists
+SPARK_SYNTHETIC = {"quick": (3_000, 300, None), "10m": (1_000_000, 310_000, 5_000)}
+
+
+def _real_raw(args: argparse.Namespace, work: Path) -> Path:
+    """The real snapshots (TidyTuesday 30k songs + HetRec), collected with the documented command."""
+    import subprocess
+
+    data = work / "real-raw"
+    if not (data / "raw").is_dir():
+        collect = [
+            sys.executable, str(ROOT / "scripts" / "collect.py"), "--source", "files",
+            "--spotify-csv", str(args.shared / "spotify-tracks" / "spotify_songs.csv"),
+            "--lastfm-dir", str(args.shared / "hetrec2011-lastfm-2k"), "--data-dir", str(data),
+        ]  # fmt: skip
+        subprocess.run(collect, check=True)
+    return data / "raw"
+
+
+def _pq_base(raw: Path, n_docs: int) -> np.ndarray:
+    """MiniLM vectors of ``n_docs`` distinct real track documents (the sampled vectors' base)."""
+    from tunescout.catalog import snapshots
+    from tunescout.catalog.assemble import assemble
+    from tunescout.indexes.semantic import documents
+
+    bundles = [snapshots.read_snapshot(p) for p in snapshots.latest_sources(raw).values()]
+    docs = documents(assemble(bundles)).drop_duplicates()
+    docs = docs[docs != ""].sample(min(n_docs, len(docs)), random_state=0)
+    return load_encoder().encode_documents(docs.tolist())
+
+
+def spark(args: argparse.Namespace) -> None:
+    """The Spark section alone: stage timings per engine in fresh processes, IVF-PQ recall."""
+    results: dict = {"machine": bench.machine(), "mode": "quick" if args.quick else "full"}
+    sizes = args.spark_sizes or (["quick"] if args.quick else ["30k", "10m"])
+    started, steal = time.perf_counter(), bench.steal_seconds()
+    with bench.workdir(args.workdir) as work:
+        real = _real_raw(args, work)
+        results["stages"] = {}
+        for size in sizes:
+            if size == "30k":
+                raw, sample = real, None
+            else:
+                tracks, users, sample = SPARK_SYNTHETIC[size]
+                raw = bench.synthetic_raw_dir(work / f"raw-{size}", tracks, users)
+            results["stages"][size] = {}
+            for engine in ("local", "spark"):
+                log.info("%s build of the %s catalog", engine, size)
+                results["stages"][size][engine] = _in_fresh_process(
+                    bench.build_stage_seconds, raw, work / f"build-{size}-{engine}", engine,
+                    args.master, sample,
+                )  # fmt: skip
+                print(json.dumps({size: {engine: results["stages"][size][engine]}},
+                                 default=float), flush=True)  # fmt: skip
+        base = _pq_base(real, 600 if args.quick else 4000)
+        queries = load_encoder().encode(bench.mood_queries(50 if args.quick else 200, seed=1))
+        results["ivfpq"] = {}
+        for n in args.pq_sizes or ([20_000] if args.quick else [200_000, 1_000_000, 2_000_000]):
+            for name, make in (("jittered", bench.jittered), ("mixtures", bench.mixtures)):
+                log.info("IVF vs IVF-PQ at %d %s vectors", n, name)
+                vectors = make(base, n)
+                found = bench.quantised_recall(vectors, queries)
+                del vectors
+                results["ivfpq"][f"{n} {name}"] = found
+                print(json.dumps({f"{n} {name}": found}, default=float), flush=True)
+    results["seconds"] = time.perf_counter() - started
+    results["cpu_steal_s"] = bench.steal_seconds() - steal
+    results["verdicts"] = [
+        {"target": t, "measured": m, "met": ok} for t, m, ok in bench.spark_verdicts(results)
+    ]
+    out = args.out.with_name(args.out.stem + "-spark.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float))
+    for size, engines in results["stages"].items():
+        for found in engines.values():
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in found["seconds"].items())
+            print(f"{size} {found['engine']}: {stages} s (load {found['load_average_after']:.1f})")
+    print(f"\nmachine: {results['machine']}")
+    for row in results["verdicts"]:
+        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
+        print(f"{flag}  {row['target']}: {row['measured']}")
+    print(f"wrote {out} in {results['seconds']:.0f} s")
+
+
 def main() -> None:
     args = parse_args()
     setup_logging(args.verbose)
     if args.first_run:
         first_run(args)
+        return
+    if args.spark:
+        spark(args)
+        return
+    if args.api:
+        api(args)
         return
     sizes = args.sizes or (["quick"] if args.quick else ["30k", "100k", "1m"])
     n = args.queries or (40 if args.quick else 300)

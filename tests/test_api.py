@@ -69,6 +69,11 @@ def ids(engine: Engine) -> dict[str, str]:
     return {"artist": str(artist), "track": str(track), "user": str(plays["user_id"].iloc[0])}
 
 
+def options_of(body: dict) -> dict:
+    """The engine's keyword arguments of a request's options (``kind`` chooses the method)."""
+    return {k: v for k, v in body.items() if k != "kind"}
+
+
 def item_ids(response, key: str) -> list[str]:
     return [item[key] for item in response.json()["items"]]
 
@@ -273,6 +278,11 @@ def test_a_rating_saved_by_the_app_shows_up_through_the_api(
     assert recs.json()["source"] == "profile" and recs.json()["ratings_used"] == 1
     wanted = engine.recommend({ids["artist"]: 4}, k=5)
     assert item_ids(recs, "artist_id") == wanted["artist_id"].tolist()
+    options = {"kind": "tracks", "k": 4, "mood": "calm", "diversity": 0.2}
+    posted = client.post("/profiles/app user/recommendations", json=options)
+    wanted = engine.recommend_tracks({ids["artist"]: 4}, **options_of(options))
+    assert item_ids(posted, "track_id") == wanted["track_id"].tolist()
+    assert posted.json()["mood"] == "calm" and posted.json()["track_weights"]
 
 
 def test_a_rating_put_through_the_api_shows_up_in_the_app(
