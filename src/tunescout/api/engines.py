@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from tunescout import jobs
 from tunescout.api.errors import ApiError, one_line
 from tunescout.config import load_settings
+from tunescout.errors import TunescoutError
 from tunescout.indexes.store import CURRENT, current_id
 
 if TYPE_CHECKING:
@@ -58,8 +59,9 @@ class EngineHolder:
         on_load: Callable[[float, bool], None] | None = None,
         retry_s: float = RETRY_S,
     ) -> None:
-        self.data_dir = load_settings(data_dir).data_dir
-        self.pointer = load_settings(data_dir).index_dir / CURRENT
+        settings = load_settings(data_dir)
+        self.data_dir = settings.data_dir
+        self.pointer = settings.index_dir / CURRENT
         self._loader = loader or load_engine
         self._on_load = on_load
         self._retry_s = retry_s
@@ -68,6 +70,7 @@ class EngineHolder:
         self._stat: tuple | None = self._signature() if engine is not None else ()
         self._loading: threading.Thread | None = None
         self._failed_at = -float("inf")
+        self._failed_sig: tuple | None = None  # CURRENT as it was when a load last failed
         self.error: str | None = None  # why the last load failed (one line)
         self.loaded_at: float | None = time.time() if engine is not None else None
         self.load_seconds: float | None = None
@@ -161,8 +164,6 @@ class EngineHolder:
             )
             self._loading.start()
 
-    _failed_sig: tuple | None = None
-
     def _load(self, signature: tuple | None) -> None:
         started = time.perf_counter()
         try:
@@ -173,7 +174,8 @@ class EngineHolder:
             self._failed_at, self._failed_sig = time.monotonic(), signature
             level = logging.WARNING if self._engine is None else logging.ERROR
             log.log(level, "could not load the engine (%s); still serving %s", self.error,
-                    self.build_id or "nothing", exc_info=not isinstance(exc, ApiError))  # fmt: skip
+                    self.build_id or "nothing",
+                    exc_info=not isinstance(exc, TunescoutError))  # fmt: skip
             self._report(seconds, False)
             return
         seconds = time.perf_counter() - started

@@ -16,7 +16,7 @@ from tunescout import jobs
 from tunescout.api.convert import dumps
 from tunescout.api.engines import EngineHolder
 from tunescout.api.metrics import Metrics
-from tunescout.config import ApiSettings
+from tunescout.config import ApiSettings, load_settings
 from tunescout.serving.ratings import RatingsStore
 
 if TYPE_CHECKING:
@@ -87,8 +87,6 @@ class Api:
         """The data directory's ratings database, the app's (opened on first use)."""
         with self._store_lock:
             if self._store is None:
-                from tunescout.config import load_settings
-
                 self._store = RatingsStore(load_settings(self.data_dir).ratings_db)
             return self._store
 

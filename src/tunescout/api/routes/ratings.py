@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from tunescout.api.models import (
     FeedbackIn,
@@ -123,8 +124,6 @@ async def import_ratings(
 ):
     """Import a ratings CSV (the body, at most 2 MB): all rows or, when any is bad, none (each
     bad row is listed under ``problems``)."""
-    from starlette.concurrency import run_in_threadpool
-
     data = await request.body()
     store = api_of(request).store()
     count = await run_in_threadpool(store.import_csv, profile, data, engine.artists.index, replace)

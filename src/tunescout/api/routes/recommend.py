@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from tunescout.api.convert import floats, items
 from tunescout.api.models import K_DOC, OptionsIn, RatingsIn, RecommendationsOut, SessionIn
@@ -103,8 +104,6 @@ async def _for_profile(request: Request, profile: str, options: OptionsIn, engin
     def saved() -> dict[str, int]:  # the profile's ratings of artists this catalog holds
         known = engine.artists.index
         return {a: s for a, s in api.store().ratings(profile).items() if a in known}
-
-    from starlette.concurrency import run_in_threadpool
 
     ratings = await run_in_threadpool(saved)
     key = ("profile", repr(sorted(ratings.items())), repr(options.model_dump()))
