@@ -1,156 +1,95 @@
-"""Embedding explorer: project a space to 2D/3D, colour it, find an item and its neighbours."""
+"""Embedding explorer: project a space to 2D/3D in a worker process, colour it, select points by a
+click, a box, a lasso or a search, and see their neighbours in the original space."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.research import explore
 from tunescout.serving import lookup
-from tunescout.ui import plots, routing, state
+from tunescout.ui import explorer as ex
+from tunescout.ui import routing, scatter, state
 from tunescout.ui.text import one_line_errors
 
 routing.ensure_routed(__file__)
 
-SAMPLINGS = ("uniform random", "stratified by genre")
 
+@st.fragment
+def explore_view(view: ex.View, rows, description: str, projection) -> None:
+    """The plot, its controls and the selection panel: a click reruns only this part."""
+    with one_line_errors("Drawing the projection"):
+        engine = state.engine()
+        space, build = explore.spaces(engine)[view.space], engine.build.id
+        every = ex.labels(view.space, build)
+        chosen = ex.selection(pd.Index(every["id"]))
 
-@st.cache_data(max_entries=12, show_spinner=False)
-def projection(
-    space: str, method: str, dims: int, n: int, seed: int, sampling: str, build: str
-) -> tuple[pd.DataFrame, str]:
-    """Sampled ids with their coordinates, and the sentence describing the sample."""
-    engine = state.engine()
-    chosen_space = explore.spaces(engine)[space]
-    strata = labels(space, build)["genre"] if sampling == SAMPLINGS[1] else None
-    chosen = explore.sample(chosen_space.ids, n, seed, strata)
-    coords = explore.project(chosen_space.vectors[chosen.rows], method, dims, seed)
-    frame = pd.DataFrame(coords, columns=list("xyz")[:dims])
-    frame.insert(0, "id", chosen.ids)
-    frame.insert(1, "row", chosen.rows)
-    return frame, chosen.describe(chosen_space.kind)
+        left, middle, right, find = st.columns([2, 2, 1.2, 3])
+        options = ex.colour_options(every)
+        colour = left.selectbox(
+            "Colour by", list(options), format_func=options.get, key="xp_colour"
+        )
+        k = middle.slider("Neighbours", 1, 50, 10, key="xp_k")
+        metric = right.radio("Distance", list(explore.METRICS), key="xp_metric", horizontal=True)
+        query = find.text_input("Find by name (any item of the space)", key="xp_find")
+        matches = lookup.find(every, query, 20)
+        if query.strip() and matches.empty:
+            find.caption("No item in this space has that name.")
+        elif not matches.empty:
+            names = explore.titles(matches)
+            key = f"xp_match_{query}"
+            find.selectbox("Matches", names.index, format_func=names.get, index=None, key=key,
+                           placeholder="pick one to select it", on_change=ex.found, args=(key,))  # fmt: skip
 
+        near = pd.DataFrame(columns=["rank", "id", "score"])
+        if chosen:
+            near = explore.neighbours(space.vectors, space.ids, chosen, k, metric)
+        frame = ex.plot_frame(every, space.vectors, rows, projection, [*ex.added(), *near["id"]])
+        count = 8
+        if colour == "cluster":
+            count = left.slider("Clusters (k-means, original space)", 2, 20, 8, key="xp_kmeans")
+        frame = ex.coloured(frame, view, colour, rows, count, build)
 
-@st.cache_data(max_entries=12, show_spinner=False)
-def cluster_labels(space: str, rows: np.ndarray, k: int, seed: int, build: str) -> np.ndarray:
-    """k-means labels of the sampled rows, computed in the space's original dimensions."""
-    return explore.clusters(explore.spaces(state.engine())[space].vectors[rows], k, seed)
-
-
-@st.cache_data(max_entries=6, show_spinner=False)
-def labels(space: str, build: str) -> pd.DataFrame:
-    """Names, genres and features of every item in a space (for hover, colour and search)."""
-    engine = state.engine()
-    chosen = explore.spaces(engine)[space]
-    return explore.items(engine, chosen.kind, chosen.ids)
+        plot, side = st.columns([5, 2.2])
+        with side:
+            isolate = st.toggle("Isolate the selection and its neighbours", key="xp_isolate")
+            ex.panel(chosen, near, every, frame)
+        with plot:
+            figure = scatter.explorer_figure(
+                frame, colour, chosen, near["id"].tolist(), isolate and bool(chosen), revision=build
+            )
+            st.plotly_chart(figure, key="xp_plot", on_select=lambda: ex.picked_on_plot("xp_plot"),
+                            selection_mode=("points", "box", "lasso"))  # fmt: skip
+            picking = (
+                "click a point" if view.dims == 2 else "find an item by name (3D has no click)"
+            )
+            st.caption(
+                f"{view.space} · {view.method} {view.dims}D · {description}; {picking}. "
+                f"{space.note}."
+            )
+        export = frame.drop(columns=["hover"])
+        name = f"{view.space}-{view.method}-{view.dims}d-seed{view.seed}.csv".replace(" ", "_")
+        st.download_button(
+            "Coordinates (CSV)", lambda: export.to_csv(index=False), name, "text/csv",
+            on_click="ignore",
+        )  # fmt: skip
 
 
 with one_line_errors("Showing the embedding explorer"):
-    st.title("Embedding explorer")
+    st.title("🗺️ Embedding explorer")
     engine = state.require_engine()
-    available = explore.spaces(engine)
-    build = engine.status()["index_build"] or "none"
-
-    with st.form("projection"):
-        left, middle, right = st.columns(3)
-        space_name = left.selectbox("Space", list(available))
-        method = middle.selectbox(
-            "Method", explore.METHODS, index=None, placeholder="Choose a method"
-        )
-        dims = right.radio("Dimensions", (2, 3), format_func=lambda d: f"{d}D", horizontal=True)
-        left, middle, right = st.columns(3)
-        n = left.number_input("Sample size", 50, explore.MAX_POINTS["PCA"], 3000, step=500)
-        sampling = middle.radio("Sampling", SAMPLINGS)
-        seed = right.number_input("Seed", 0, 1_000_000, 0)
-        submitted = st.form_submit_button("Project", type="primary")
-    if submitted and method is None:
-        st.warning("Choose a projection method first.")
-    elif submitted:
-        limit = explore.MAX_POINTS[method]
-        if n > limit:
-            st.info(
-                f"{method} is limited to {limit:,} points to stay interactive; sampling {limit:,}."
-            )
-        st.session_state["explorer"] = {
-            "space": space_name, "method": method, "dims": dims, "n": min(int(n), limit),
-            "seed": int(seed), "sampling": sampling,
-        }  # fmt: skip
-
-    params = st.session_state.get("explorer")
-    if params is None or params["space"] not in available:
+    spaces, build = explore.spaces(engine), engine.build.id
+    view, asked = ex.settings_form(spaces)
+    if view is None or view.space not in spaces:
         st.info(
-            "Choose a space and a method, then press **Project**. "
-            "UMAP and t-SNE on 5,000 points take from seconds to a few minutes."
+            "Choose a space and a method, then press **Project**. PCA draws any sample in a "
+            "second or two (plots stay interactive up to 50,000 points); UMAP and t-SNE run in a "
+            "worker process with progress and a cancel button, about 20 s for 5,000 points."
         )
         st.stop()
-
-    space = available[params["space"]]
-    with st.spinner(f"Projecting {params['space']} with {params['method']}…"):
-        points, description = projection(**params, build=build)
-    every = labels(params["space"], build)
-    frame = pd.concat(
-        [points, every.iloc[points["row"]].drop(columns="id").reset_index(drop=True)], axis=1
-    )
-    st.caption(
-        f"{params['space']} · {params['method']} {params['dims']}D · {description}. Vectors: {space.note}."
-    )
-
-    left, middle, right = st.columns(3)
-    color = left.selectbox("Colour by", ["genre", "popularity", "cluster", *AUDIO_FEATURES])
-    if color == "cluster":
-        k = middle.slider("Clusters (k-means in the original space)", 2, 20, 8)
-        with st.spinner("Clustering…"):
-            frame["cluster"] = [
-                f"cluster {c}"
-                for c in cluster_labels(
-                    params["space"], points["row"].to_numpy(), k, params["seed"], build
-                )
-            ]
-    elif color == "genre":
-        frame["genre"] = explore.top_categories(frame["genre"], 12).to_numpy()
-    query = right.text_input("Find by name", placeholder="a track or artist name")
-
-    matches = lookup.find(every, query)
-    selected = None
-    if query and matches.empty:
-        st.warning("No item in this space has that name.")
-    elif not matches.empty:
-        titles = explore.titles(matches)
-        selected = st.selectbox("Matches", titles.index, format_func=titles.get)
-
-    plot_col, table_col = st.columns([3, 2])
-    near = pd.DataFrame(columns=["id"])
-    with table_col:
-        if selected is None:
-            st.caption("Find an item by name to see its nearest neighbours here.")
-        else:
-            metric = st.radio(
-                "Distance",
-                list(explore.METRICS),
-                format_func={"cosine": "cosine", "l2": "L2"}.get,
-                horizontal=True,
-            )
-            k_near = st.slider("Neighbours", 5, 50, 10)
-            near = explore.neighbours(space.vectors, space.ids, selected, k_near, metric)
-            shown = near.merge(every, on="id", how="left")
-            columns = [
-                c for c in ("rank", "name", "artist", *near.columns[2:], "genres") if c in shown
-            ]
-            st.dataframe(shown[columns], hide_index=True)
-            st.caption(f"Exact search over all {len(space.ids):,} items in the original space.")
-            if selected not in set(points["id"]):
-                st.caption(
-                    "The chosen item is not in the plotted sample; ringed points are neighbours that are."
-                )
-    with plot_col:
-        hover = [c for c in ("artist", "genres", "popularity", *AUDIO_FEATURES) if c in frame]
-        fig = plots.explorer_scatter(frame, color, hover, selected, near["id"].tolist())
-        st.plotly_chart(fig, key="explorer_plot")
-
-    export = frame.drop(columns=["row"])
-    file_name = f"{params['space']}-{params['method']}-{params['dims']}d.csv".replace(" ", "_")
-    st.download_button(
-        "Download coordinates (CSV)", export.to_csv(index=False), file_name, "text/csv"
-    )
+    space = spaces[view.space]
+    rows, description = ex.sample(view.space, view.n, view.seed, view.sampling, build)
+    projection = ex.projected(view, space.vectors[rows], build, restart=asked)
+    if projection is None:
+        st.stop()
+    explore_view(view, rows, description, projection)

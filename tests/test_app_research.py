@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -59,9 +60,10 @@ def figures(at: AppTest) -> list:
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
-    at.session_state["_tunescout_routed"] = True  # run the page alone, as app.py's router would
+    """The app (router, profile) switched to ``pages/<name>``."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
+    at.switch_page(f"pages/{name}").run()
     assert not at.exception, at.exception
     return at
 
@@ -104,65 +106,87 @@ def test_items_label_ids_in_order(engine):
 # ---- explorer page ------------------------------------------------------------------------------
 
 
-def test_explorer_projects_only_after_a_method_is_chosen(data_dir):
-    at = page("explorer.py")
-    assert not at.get("plotly_chart")
-    at.button[0].click().run()  # Project without a method
-    assert "Choose a projection method" in at.warning[0].value
-    assert not at.get("plotly_chart")
+def projected(at: AppTest, timeout: float = 240) -> AppTest:
+    """Rerun the page until the worker's projection is drawn (the page shows progress till then)."""
+    deadline = time.monotonic() + timeout
+    while not at.get("plotly_chart"):
+        assert not at.exception, at.exception
+        assert time.monotonic() < deadline, "the projection was not drawn in time"
+        assert at.get("progress") or at.get("plotly_chart"), "neither progress nor a plot"
+        time.sleep(0.5)
+        at.run()
+    return at
 
 
-def test_explorer_draws_the_sample_highlights_a_search_and_lists_neighbours(data_dir, engine):
-    at = page("explorer.py")
-    boxes = {box.label: box for box in at.selectbox}
-    boxes["Space"].select("MiniLM track vectors")
-    boxes["Method"].select("PCA")
-    {box.label: box for box in at.number_input}["Sample size"].set_value(200)
+def project(at: AppTest, space: str, method: str = "PCA", n: int = 200, dims: int = 2) -> AppTest:
+    at.selectbox(key="xp_space").select(space)
+    at.selectbox(key="xp_method").select(method)
+    at.number_input(key="xp_n").set_value(n)
+    at.radio(key="xp_dims").set_value(dims)
     at.button[0].click().run()
+    return projected(at)
+
+
+def test_explorer_projects_in_a_worker_only_after_project(data_dir):
+    at = page("explorer.py")
+    assert not at.get("plotly_chart") and "press **Project**" in at.info[0].value
+    at.button[0].click().run()  # PCA of the first space: the page follows the worker
+    projected(at)
     assert not at.exception, at.exception
-    assert f"showing 200 of {TRACKS:,} tracks, uniform random, seed 0" in at.caption[0].value
+    assert at.query_params["method"] == "PCA"  # the view is in the URL: a bookmark redraws it
+
+
+def test_explorer_selects_a_search_draws_its_neighbours_and_places_it(data_dir, engine):
+    at = project(page("explorer.py"), "MiniLM track vectors")
+    assert any(
+        f"showing 200 of {TRACKS:,} tracks, uniform random, seed 0" in c.value for c in at.caption
+    )
     (fig,) = figures(at)
-    assert sum(len(trace.x) for trace in fig.data) == 200
+    assert sum(len(t.x) for t in fig.data) == 200
 
     space = explore.spaces(engine)["MiniLM track vectors"]
     shown = set(explore.sample(space.ids, 200, seed=0).ids)
     labels = explore.items(engine, "tracks", space.ids)
-    # a shown track whose name matches no other, so the search finds exactly it
+    # a track outside the sample whose name matches no other, so the search finds exactly it
     target = next(
         t
         for t, n in zip(labels["id"], labels["name"], strict=True)
-        if t in shown and len(lookup.find(labels, n)) == 1
+        if t not in shown and len(lookup.find(labels, n)) == 1
     )
-    at.text_input[0].input(engine.tracks.at[target, "name"]).run()
+    at.text_input(key="xp_find").input(engine.tracks.at[target, "name"]).run()
+    matches = next(box for box in at.selectbox if box.label == "Matches")
+    matches.select(target).run()
     assert not at.exception, at.exception
-    chosen = {box.label: box for box in at.selectbox}["Matches"].value
-    assert chosen == target
-    table = at.dataframe[0].value
-    assert len(table) == 10 and table["rank"].tolist() == list(range(1, 11))
-    assert table["cosine_similarity"].is_monotonic_decreasing
-    expected = explore.neighbours(space.vectors, space.ids, chosen, 10)["id"]
+    assert at.session_state["xp_selection"] == [target]
+    assert at.query_params["sel"] == target  # the selection is in the URL too
+    table = at.dataframe[-1].value
+    expected = explore.neighbours(space.vectors, space.ids, target, 10)
+    assert len(table) == 10 and table["cosine_similarity"].tolist() == pytest.approx(
+        expected["cosine_similarity"].tolist(), abs=1e-6
+    )
     (fig,) = figures(at)
     marks = {t.name: t for t in fig.data}
-    assert len(marks["selected"].x) == 1 and marks["selected"].text == (
-        engine.tracks.at[chosen, "name"],
-    )
-    assert len(marks["neighbours"].x) == len(set(expected) & shown)
-    assert at.get("download_button")
+    assert list(marks["selected"].customdata) == [target]
+    assert list(marks["neighbours"].customdata) == expected["id"].tolist()  # all drawn
+    placed = set(marks["placed (outside the sample)"].customdata)
+    assert target in placed and placed <= {target, *expected["id"]}
+
+    at.toggle(key="xp_isolate").set_value(True).run()
+    (fig,) = figures(at)
+    drawn = {i for t in fig.data if t.customdata is not None for i in t.customdata}
+    assert drawn == {target, *expected["id"]}
 
 
-def test_explorer_colours_by_clusters_in_3d(data_dir):
-    at = page("explorer.py")
-    boxes = {box.label: box for box in at.selectbox}
-    boxes["Space"].select("ALS artist factors")
-    boxes["Method"].select("PCA")
-    at.radio[0].set_value(3)
-    at.button[0].click().run()
-    {box.label: box for box in at.selectbox}["Colour by"].select("cluster").run()
+def test_explorer_colours_by_clusters_and_by_numbers_in_3d(data_dir):
+    at = project(page("explorer.py"), "ALS artist factors", dims=3)
+    at.selectbox(key="xp_colour").select("cluster").run()
     assert not at.exception, at.exception
     (fig,) = figures(at)
     assert {t.type for t in fig.data} == {"scatter3d"}
-    names = {t.name for t in fig.data}
-    assert {f"cluster {c}" for c in range(8)} <= names
+    assert {f"cluster {c}" for c in range(8)} <= {t.name.split(" (")[0] for t in fig.data}
+    at.selectbox(key="xp_colour").select("energy").run()
+    (fig,) = figures(at)
+    assert fig.data[0].marker.colorscale is not None
 
 
 # ---- model report page --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Sampling, projections, clusters and neighbours of the embedding explorer, on hand-made vectors."""
+"""Sampling, clusters, neighbours, placement and labels of the embedding explorer, on hand-made
+vectors (the projections themselves: tests/test_projection.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from tunescout.errors import InputError, UnknownIdError
 from tunescout.research import explore
+from tunescout.research.projection import Projection
 from tunescout.serving import lookup
 
 IDS = [f"t{i:03d}" for i in range(100)]
@@ -70,60 +72,6 @@ def test_sample_rejects_bad_arguments():
         explore.sample(IDS, 5, strata=["a", "b"])
 
 
-# ---- projections ------------------------------------------------------------------------------
-
-
-def test_pca_of_points_on_a_line_gives_a_line():
-    t = np.linspace(-3, 3, 50)
-    direction = np.array([1.0, 2.0, -1.0, 0.5, 0.0])
-    points = 4.0 + t[:, None] * direction  # an affine line in 5-D
-    coords = explore.project(points, "PCA", dims=2)
-    assert coords.shape == (50, 2)
-    assert np.allclose(coords[:, 1], 0, atol=1e-4)  # no spread off the line
-    assert abs(np.corrcoef(coords[:, 0], t)[0, 1]) == pytest.approx(1.0, abs=1e-6)
-
-
-def test_pca_in_3d_keeps_distances_of_3d_data():
-    rng = np.random.default_rng(0)
-    points = rng.normal(size=(40, 3)) @ np.linalg.qr(rng.normal(size=(3, 3)))[0]
-    points = np.hstack([points, np.zeros((40, 4))])  # 3-D data embedded in 7-D
-    coords = explore.project(points, "PCA", dims=3)
-    assert coords.shape == (40, 3)
-    d_in = np.linalg.norm(points[:, None] - points[None], axis=-1)
-    d_out = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
-    assert np.allclose(d_in, d_out, atol=1e-4)
-
-
-@pytest.mark.parametrize("dims", [2, 3])
-def test_tsne_keeps_separate_clusters_apart_and_is_seeded(dims):
-    points, truth = blobs([25, 25, 25])
-    coords = explore.project(points, "t-SNE", dims=dims, seed=1)
-    assert coords.shape == (75, dims)
-    assert separated(coords, truth)
-    assert np.allclose(coords, explore.project(points, "t-SNE", dims=dims, seed=1))
-
-
-@pytest.mark.slow  # numba compiles UMAP on first use in each process: ~12 s of CPU
-def test_umap_keeps_separate_clusters_apart_and_is_seeded():
-    points, truth = blobs([30, 30])
-    coords = explore.project(points, "UMAP", dims=2, seed=0)
-    assert coords.shape == (60, 2)
-    assert separated(coords, truth)
-    assert np.allclose(coords, explore.project(points, "UMAP", dims=2, seed=0))
-
-
-def test_project_rejects_bad_arguments():
-    points = np.zeros((10, 4))
-    with pytest.raises(InputError, match="unknown projection"):
-        explore.project(points, "MDS")
-    with pytest.raises(InputError, match="dims"):
-        explore.project(points, "PCA", dims=4)
-    with pytest.raises(InputError, match="more than 3 points"):
-        explore.project(points[:3], "PCA", dims=3)
-    with pytest.raises(InputError, match="limited to 5,000"):
-        explore.project(np.zeros((5_001, 2)), "t-SNE")
-
-
 # ---- clusters and neighbours ------------------------------------------------------------------
 
 
@@ -174,9 +122,11 @@ def test_neighbours_reject_unknown_ids_and_metrics():
 # ---- labels -------------------------------------------------------------------------------------
 
 
-def test_top_categories_folds_the_rest_into_other():
-    values = ["rock"] * 5 + ["jazz"] * 3 + ["folk"] * 2 + ["polka"]
-    assert explore.top_categories(values, 2).tolist() == ["rock"] * 5 + ["jazz"] * 3 + ["other"] * 3
+def test_top_categories_folds_the_rest_into_other_but_keeps_no_genre_apart():
+    values = ["rock"] * 5 + ["jazz"] * 3 + ["folk"] * 2 + ["polka", explore.NO_GENRE]
+    assert explore.top_categories(values, 2).tolist() == (
+        ["rock"] * 5 + ["jazz"] * 3 + ["other"] * 3 + [explore.NO_GENRE]
+    )
 
 
 def test_find_matches_name_or_artist_case_insensitively_most_popular_first():
@@ -196,3 +146,64 @@ def test_titles_join_name_and_artist_by_id():
     frame = pd.DataFrame({"id": ["1", "2"], "name": ["Song", None], "artist": ["Ann", "Bob"]})
     assert explore.titles(frame).to_dict() == {"1": "Song — Ann", "2": "? — Bob"}
     assert explore.titles(frame.drop(columns="artist")).to_dict() == {"1": "Song", "2": "?"}
+
+
+# ---- a selection of several items, placement, hover and summaries ------------------------------
+
+
+def test_neighbours_of_a_selection_are_nearest_its_centre_and_leave_it_out():
+    ids = ["a", "b", "middle", "far", "near_a"]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.6], [-1.0, -0.2], [1.0, 0.05]])
+    found = explore.neighbours(vectors, ids, ["a", "b"], k=3)
+    assert found["id"].tolist() == ["middle", "near_a", "far"]
+    assert found["cosine_similarity"].iloc[0] == pytest.approx(
+        1.1 / np.hypot(0.5, 0.6) / np.sqrt(2)
+    )
+    by_l2 = explore.neighbours(vectors, ids, ["a", "b"], k=1, metric="l2")
+    assert by_l2["id"].tolist() == ["middle"]  # the centre is (0.5, 0.5)
+    assert by_l2["l2_distance"].iloc[0] == pytest.approx(0.1)
+
+
+def test_pca_places_an_item_outside_the_sample_exactly():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(30, 5)).astype(np.float32)
+    mean, components = vectors[:20].mean(axis=0), np.linalg.qr(rng.normal(size=(5, 2)))[0].T
+    coords = (vectors[:20] - mean) @ components.T
+    out = explore.place(
+        vectors, np.arange(20), Projection(coords, mean, components), np.array([25])
+    )
+    assert out == pytest.approx((vectors[25:26] - mean) @ components.T, abs=1e-5)
+
+
+def test_other_projections_place_an_item_among_its_nearest_sampled_items():
+    vectors = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0], [9.9, 0.1]])
+    coords = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0], [100.0, 100.0]], np.float32)
+    out = explore.place(vectors, np.arange(4), Projection(coords), np.array([4]), k=2)
+    assert out[0, 0] > 95 and out[0, 1] < 5  # beside item 1, its twin in the original space
+
+
+def test_hover_is_short_rounded_and_names_the_coloured_number():
+    frame = pd.DataFrame(
+        {
+            "id": ["t1"], "name": ["Song"], "artist": ["Band"], "genre": ["indie rock"],
+            "year": [1999.0], "popularity": [63.4], "energy": [0.71234], "valence": [0.333333],
+        }
+    )  # fmt: skip
+    lines = explore.hover(frame, "valence").iloc[0].split("\n")
+    assert lines == [
+        "Song — Band",
+        "indie rock · 1999",
+        "popularity 63  energy 0.71",
+        "valence 0.33",
+    ]
+    assert explore.hover(frame, "energy").iloc[0].count("\n") == 2  # energy is shown already
+
+
+def test_summary_names_size_families_and_mean_sound():
+    frame = pd.DataFrame(
+        {"family": ["rock", "rock", "jazz", "rock"], "energy": [0.8, 0.6, 0.2, 0.6],
+         "valence": [0.5] * 4, "danceability": [0.4] * 4}
+    )  # fmt: skip
+    assert explore.summary(frame) == (
+        "4 items · rock 75%, jazz 25% · energy 0.55, valence 0.50, danceability 0.40"
+    )

@@ -11,20 +11,6 @@ import pytest
 from tunescout.ui import plots
 
 
-@pytest.fixture
-def points() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "id": ["a", "b", "c", "d", "e"],
-            "name": ["<b>Bold</b>", "Two", "Three", "Four", "Five"],
-            "genre": ["rock", "rock", "rock", "jazz", "jazz"],
-            "energy": [0.1, 0.2, 0.3, 0.4, 0.5],
-            "x": [0.0, 1.0, 2.0, 3.0, 4.0],
-            "y": [0.0, -1.0, -2.0, -3.0, -4.0],
-        }
-    )
-
-
 def test_escape_text_escapes_strings_and_leaves_numbers():
     frame = pd.DataFrame({"name": ["<i>x</i> & y", None], "n": [1.5, 2.0]})
     out = plots.escape_text(frame)
@@ -32,38 +18,6 @@ def test_escape_text_escapes_strings_and_leaves_numbers():
     assert out["name"].isna().tolist() == [False, True]
     assert out["n"].tolist() == [1.5, 2.0]
     assert frame["name"][0] == "<i>x</i> & y"  # the input is not changed
-
-
-def test_scatter_colours_categories_largest_first_with_ids_as_customdata(points):
-    fig = plots.explorer_scatter(points, "genre", hover=["energy"])
-    assert [t.name for t in fig.data] == ["rock", "jazz"]
-    assert [c[0] for c in fig.data[0].customdata] == ["a", "b", "c"]
-    assert list(fig.data[0].x) == [0.0, 1.0, 2.0]
-    assert fig.data[0].type == "scattergl"
-    assert "&lt;b&gt;Bold&lt;/b&gt;" in list(fig.data[0].hovertext)
-
-
-def test_scatter_greys_the_catch_all_category(points):
-    fig = plots.explorer_scatter(points.assign(genre=["other"] * 3 + ["jazz"] * 2), "genre")
-    colours = {t.name: t.marker.color for t in fig.data}
-    assert colours["other"] == plots.MUTED and colours["jazz"] != plots.MUTED
-
-
-def test_scatter_marks_the_selected_point_and_rings_neighbours(points):
-    fig = plots.explorer_scatter(points, "energy", selected="d", neighbours=["b", "e", "zz"])
-    names = [t.name for t in fig.data]
-    assert names[-2:] == ["neighbours", "selected"]
-    ring, star = fig.data[-2], fig.data[-1]
-    assert list(ring.x) == [1.0, 4.0]  # "zz" is not plotted, so it is not ringed
-    assert list(star.x) == [3.0] and list(star.y) == [-3.0]
-    assert star.marker.size > fig.data[0].marker.size
-    assert list(fig.data[0].marker.color) == [0.1, 0.2, 0.3, 0.4, 0.5]  # numbers: a colour scale
-
-
-def test_scatter_in_3d_uses_3d_traces(points):
-    fig = plots.explorer_scatter(points.assign(z=[1.0, 2, 3, 4, 5]), "genre", selected="a")
-    assert {t.type for t in fig.data} == {"scatter3d"}
-    assert list(fig.data[-1].z) == [1.0]
 
 
 def test_radar_closes_each_outline_and_draws_missing_features_at_zero():

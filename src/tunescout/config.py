@@ -49,6 +49,11 @@ class Settings:
         return self.data_dir / "ratings.sqlite"
 
     @property
+    def projections_dir(self) -> Path:
+        """The embedding explorer's projections (progress and results of its worker processes)."""
+        return self.data_dir / "cache" / "projections"
+
+    @property
     def has_spotify(self) -> bool:
         return bool(self.spotify_client_id and self.spotify_client_secret)
 

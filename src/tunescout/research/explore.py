@@ -1,8 +1,10 @@
-"""Embedding exploration for researchers: the spaces an engine holds, reproducible samples,
-2D/3D projections (PCA, UMAP, t-SNE), k-means clusters and exact nearest neighbours.
+"""Embedding exploration for researchers: the spaces an engine holds, reproducible samples, labels
+that colour every space (genre family, genre or listeners' tag, numbers), k-means clusters, exact
+neighbours of a point or of a selection, and the placement of items outside the plotted sample.
 
-Everything here is plain numpy/pandas/scikit-learn so it can be tested without Streamlit; the
-explorer page only reads widgets and draws what these functions return.
+The projections themselves are :mod:`tunescout.research.projection`, run in worker processes by
+:mod:`tunescout.research.projector`. Everything here is plain numpy/pandas/scikit-learn, testable
+without Streamlit; the explorer page only reads widgets and draws what these functions return.
 """
 
 from __future__ import annotations
@@ -15,26 +17,24 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 from sklearn.metrics import pairwise_distances
 from threadpoolctl import threadpool_limits
 
 from tunescout.catalog import as_list
 from tunescout.domain.features import AUDIO_FEATURES
+from tunescout.domain.genres import GENERIC_TAGS, broad_genre
 from tunescout.errors import InputError, UnknownIdError
+from tunescout.research.projection import Projection
 
 if TYPE_CHECKING:
     from tunescout.serving.engine import Engine
 
 log = logging.getLogger(__name__)
 
-METHODS = ("PCA", "UMAP", "t-SNE")
-# UMAP and t-SNE grow super-linearly and share two cores with everyone: keep them interactive.
-MAX_POINTS = {"PCA": 50_000, "UMAP": 5_000, "t-SNE": 5_000}
 METRICS = {"cosine": "cosine_similarity", "l2": "l2_distance"}
-NO_GENRE = "(no genre)"
+NO_GENRE = "(no genre or tag)"
 OTHER = "other"
+PLACE_K = 10  # plotted neighbours that place an item outside the sample
 
 
 class Space(NamedTuple):
@@ -151,79 +151,6 @@ def sample(
     return Sample(rows, ids[rows], len(ids), method, seed)
 
 
-def _umap(vectors: np.ndarray, dims: int, seed: int) -> np.ndarray:
-    # Imported on use: umap pulls in numba, whose start-up costs seconds on every page load.
-    import umap
-
-    neighbours = max(2, min(15, len(vectors) - 1))
-    # Below 4,096 points UMAP finds neighbours by brute force: 15 s for 3,000 MiniLM vectors
-    # against 3 s with its approximate search, which is plenty for a picture.
-    reducer = umap.UMAP(
-        n_components=dims,
-        n_neighbors=neighbours,
-        random_state=seed,
-        n_jobs=1,
-        force_approximation_algorithm=True,
-    )
-    return reducer.fit_transform(vectors)
-
-
-def _tsne(vectors: np.ndarray, dims: int, seed: int) -> np.ndarray:
-    # Perplexity must stay below the number of points; 30 is the usual choice for large sets.
-    perplexity = float(min(30.0, max(1.0, (len(vectors) - 1) / 3)))
-    # scikit-learn's "auto" rate is n / 48 floored at 50; below ~2,400 points that floor made 3D
-    # layouts diverge (clusters torn apart in tests), so the floor here is 10.
-    rate = max(len(vectors) / 48, 10.0)
-    tsne = TSNE(
-        n_components=dims,
-        perplexity=perplexity,
-        learning_rate=rate,
-        init="pca",
-        random_state=seed,
-        n_jobs=1,
-    )
-    return tsne.fit_transform(vectors)
-
-
-def project(vectors: np.ndarray, method: str, dims: int = 2, seed: int = 0) -> np.ndarray:
-    """Project ``vectors`` to ``dims`` (2 or 3) coordinates.
-
-    Args:
-        vectors: ``(n, d)`` array.
-        method: ``"PCA"``, ``"UMAP"`` or ``"t-SNE"``.
-        dims: 2 or 3.
-        seed: Random seed (PCA is deterministic; UMAP and t-SNE depend on it).
-
-    Returns:
-        ``(n, dims)`` float32 coordinates.
-
-    Raises:
-        InputError: Unknown method, bad ``dims``, too few or too many points.
-    """
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if method not in METHODS:
-        raise InputError(f"unknown projection {method!r}: use one of {list(METHODS)}")
-    if dims not in (2, 3):
-        raise InputError(f"dims must be 2 or 3, got {dims!r}")
-    if len(vectors) <= dims:
-        raise InputError(f"{method} needs more than {dims} points, got {len(vectors)}")
-    if len(vectors) > MAX_POINTS[method]:
-        raise InputError(
-            f"{method} is limited to {MAX_POINTS[method]:,} points, got {len(vectors):,}"
-        )
-    with threadpool_limits(1):  # OpenMP threads on two busy cores made t-SNE ~15x slower
-        if method == "PCA":
-            coords = PCA(n_components=min(dims, vectors.shape[1]), random_state=seed).fit_transform(
-                vectors
-            )
-            coords = np.pad(coords, ((0, 0), (0, dims - coords.shape[1])))
-        elif method == "UMAP":
-            coords = _umap(vectors, dims, seed)
-        else:
-            coords = _tsne(vectors, dims, seed)
-    return np.asarray(coords, dtype=np.float32)
-
-
 def clusters(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """k-means labels of ``vectors`` (in their own space), numbered from the largest cluster down.
 
@@ -240,14 +167,20 @@ def clusters(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 
 def neighbours(
-    vectors: np.ndarray, ids: Sequence[str], query_id: str, k: int = 10, metric: str = "cosine"
+    vectors: np.ndarray,
+    ids: Sequence[str],
+    query: str | Sequence[str],
+    k: int = 10,
+    metric: str = "cosine",
 ) -> pd.DataFrame:
-    """The ``k`` items nearest to ``query_id`` by exact search over all ``vectors``.
+    """The ``k`` items nearest to one item, or to the centre of several, by exact search over all
+    ``vectors``.
 
     Args:
         vectors: ``(n, d)`` array, row-aligned with ``ids``.
         ids: Item ids.
-        query_id: The item whose neighbours are wanted (excluded from the result).
+        query: The item whose neighbours are wanted, or several (a box or lasso selection): their
+            mean vector is searched (of unit vectors for cosine). The query items are left out.
         k: How many.
         metric: ``"cosine"`` (column ``cosine_similarity``, highest first) or ``"l2"``
             (column ``l2_distance``, lowest first).
@@ -256,50 +189,128 @@ def neighbours(
         Columns ``rank``, ``id`` and the metric's column, nearest first.
 
     Raises:
-        UnknownIdError: ``query_id`` is not among ``ids``.
-        InputError: Unknown metric or ``k < 1``.
+        UnknownIdError: A query id is not among ``ids``.
+        InputError: Unknown metric, ``k < 1`` or no query.
     """
     if metric not in METRICS:
         raise InputError(f"unknown metric {metric!r}: use one of {list(METRICS)}")
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
     ids = np.asarray(ids, dtype=str)
-    hits = np.flatnonzero(ids == str(query_id))
-    if not len(hits):
-        raise UnknownIdError(f"unknown id {query_id!r} in this space")
+    wanted = [str(query)] if isinstance(query, str) else [str(q) for q in query]
+    if not wanted:
+        raise InputError("choose at least one item")
+    position = pd.Index(ids).get_indexer(wanted)
+    if (position < 0).any():
+        raise UnknownIdError(f"unknown id {wanted[int(np.argmin(position))]!r} in this space")
     vectors = np.asarray(vectors, dtype=np.float32)
-    dist = pairwise_distances(
-        vectors, vectors[hits[:1]], metric="cosine" if metric == "cosine" else "euclidean"
-    )[:, 0]
-    dist[hits[0]] = np.inf
-    order = np.argsort(dist, kind="stable")[: min(k, len(ids) - 1)]
+    chosen = vectors[position]
+    norms = np.sqrt(np.einsum("nd,nd->n", vectors, vectors))
+    if metric == "cosine" and len(chosen) > 1:
+        chosen = chosen / np.maximum(norms[position, None], 1e-12)
+    centre = chosen.mean(axis=0)
+    products = vectors @ centre  # one pass over the space: a click must answer in milliseconds
+    if metric == "cosine":
+        dist = 1.0 - products / np.maximum(norms * np.linalg.norm(centre), 1e-12)
+    else:
+        dist = np.sqrt(np.maximum(norms**2 - 2 * products + centre @ centre, 0.0))
+    dist[position] = np.inf
+    order = np.argsort(dist, kind="stable")[: min(k, len(ids) - len(set(position)))]
     score = 1.0 - dist[order] if metric == "cosine" else dist[order]
     return pd.DataFrame(
         {"rank": np.arange(1, len(order) + 1), "id": ids[order], METRICS[metric]: score}
     )
 
 
+def place(
+    vectors: np.ndarray,
+    sample_rows: np.ndarray,
+    projection: Projection,
+    rows: np.ndarray,
+    k: int = PLACE_K,
+) -> np.ndarray:
+    """Coordinates for items outside the projected sample.
+
+    PCA is a linear map, so its placement is exact. UMAP and t-SNE have no map for new points
+    here: an item goes to the distance-weighted mean of its ``k`` nearest sampled items (in the
+    original space), which is where those methods start a new point too.
+
+    Args:
+        vectors: All of the space's vectors.
+        sample_rows: The rows that were projected, aligned with ``projection.coords``.
+        projection: The sample's projection.
+        rows: The rows to place.
+        k: Sampled neighbours per placed item.
+
+    Returns:
+        ``(len(rows), dims)`` float32 coordinates.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    new = vectors[np.asarray(rows, dtype=int)]
+    if projection.mean is not None:
+        return ((new - projection.mean) @ projection.components.T).astype(np.float32)
+    known = vectors[np.asarray(sample_rows, dtype=int)]
+    dist = pairwise_distances(new, known)
+    k = min(k, len(known))
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    weights = 1.0 / np.maximum(np.take_along_axis(dist, nearest, axis=1), 1e-6)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return np.einsum("nk,nkd->nd", weights, projection.coords[nearest]).astype(np.float32)
+
+
+def _tags(cell: object) -> list[str]:
+    """Listeners' tags, most applied first, without the ones that only say "I like it"."""
+    tags = [t for t in as_list(cell) if isinstance(t, dict) and t.get("tag")]
+    tags.sort(key=lambda t: -(t.get("weight") or 0.0))
+    names = (str(t["tag"]).casefold() for t in tags)
+    return [t for t in dict.fromkeys(names) if t not in GENERIC_TAGS]
+
+
+def _family(genres: list[str], tags: list[str]) -> str:
+    """The broad genre of the first genre that has one, else of the most applied tag."""
+    for word in (*genres, *tags):
+        found = broad_genre(word)
+        if found:
+            return found
+    return NO_GENRE
+
+
 def items(engine: Engine, kind: str, ids: Sequence[str]) -> pd.DataFrame:
-    """Labels for hover and colour, one row per id in order: name, artist (tracks), genres,
-    primary genre, popularity and the audio features."""
+    """Labels for hover, colour and search, one row per id in order: ``name``, ``artist``
+    (tracks), ``genres``, ``genre`` (the first genre, else the listeners' top tag), ``family``
+    (its broad genre: rock, rap, jazz…), ``popularity``, ``year`` (tracks) or ``listeners``
+    (artists), and the audio features.
+
+    Tracks without genres take their artist's Last.fm tags, so every space can be coloured by
+    meaning even where Spotify gave no genre (HetRec artists).
+    """
     table = engine.tracks if kind == "tracks" else engine.artists
     rows = table.reindex(list(ids))
     genres = rows["genres"].map(as_list)
+    holders = rows["artist_id"] if kind == "tracks" else pd.Series(rows.index, index=rows.index)
+    tags = holders.map(engine.artists["tags"]).map(_tags)
     frame = pd.DataFrame({"id": list(ids), "name": rows["name"].to_numpy()})
     if kind == "tracks":
         frame["artist"] = rows["artist_name"].to_numpy()
     frame["genres"] = genres.map(", ".join).to_numpy()
-    frame["genre"] = genres.map(lambda g: g[0] if g else NO_GENRE).to_numpy()
+    first = [g[0] if g else (t[0] if t else NO_GENRE) for g, t in zip(genres, tags, strict=True)]
+    frame["genre"] = first
+    frame["family"] = [_family(g, t) for g, t in zip(genres, tags, strict=True)]
     frame["popularity"] = rows["popularity"].to_numpy(dtype=float)
+    if kind == "tracks":
+        frame["year"] = rows["release_year"].to_numpy(dtype=float)
+    else:
+        frame["listeners"] = rows["listeners"].to_numpy(dtype=float)
     for feature in AUDIO_FEATURES:
         frame[feature] = rows[feature].to_numpy(dtype=float)
     return frame
 
 
 def top_categories(values: Sequence[str], n: int = 12) -> pd.Series:
-    """``values`` with all but the ``n`` most common replaced by ``"other"`` (readable legends)."""
+    """``values`` with all but the ``n`` most common replaced by ``"other"`` (readable legends);
+    the no-genre label is always kept apart from "other"."""
     values = pd.Series(values, dtype=object)
-    keep = values.value_counts().index[:n]
+    keep = [*values.value_counts().index[:n], NO_GENRE]
     return values.where(values.isin(keep), OTHER)
 
 
@@ -309,3 +320,55 @@ def titles(frame: pd.DataFrame) -> pd.Series:
     if "artist" in frame:
         text = text + " — " + frame["artist"].fillna("?").astype(str)
     return pd.Series(text.to_numpy(), index=frame["id"].to_numpy())
+
+
+def _number(values: pd.Series, name: str) -> pd.Series:
+    """A numeric column as short hover text: years and counts whole, the rest to two decimals."""
+    if name in ("year", "popularity", "tempo", "listeners", "cluster"):
+        text = values.map(lambda v: f"{v:,.0f}")
+    elif name == "loudness":
+        text = values.map(lambda v: f"{v:.1f} dB")
+    else:
+        text = values.map(lambda v: f"{v:.2f}")
+    return (name + " " + text).where(values.notna(), "")
+
+
+def summary(frame: pd.DataFrame, n: int = 3) -> str:
+    """A selection in one line: its size, its most common genre families and its mean sound,
+    e.g. ``"42 items · rock 60%, indie 20% · energy 0.71, valence 0.45, danceability 0.52"``."""
+    parts = [f"{len(frame):,} item{'s' if len(frame) != 1 else ''}"]
+    if "family" in frame and len(frame):
+        shares = frame["family"].value_counts(normalize=True).head(n)
+        parts.append(", ".join(f"{name} {share:.0%}" for name, share in shares.items()))
+    sound = [f for f in ("energy", "valence", "danceability") if f in frame]
+    means = frame[sound].mean()
+    parts.append(", ".join(f"{f} {means[f]:.2f}" for f in sound if pd.notna(means[f])))
+    return " · ".join(p for p in parts if p)
+
+
+def hover(frame: pd.DataFrame, colour: str | None = None) -> pd.Series:
+    """One short hover box per row of an :func:`items` frame (plain text; the figure escapes it):
+    the title, genre and year or listeners, popularity with energy, and the coloured value when
+    it is a number not shown yet. Numbers are rounded."""
+    title = titles(frame).to_numpy()
+    second = frame["genre"].astype(str)
+    if "year" in frame:
+        second = second + frame["year"].map(lambda y: f" · {y:.0f}" if pd.notna(y) else "")
+    elif "listeners" in frame:
+        second = second + frame["listeners"].map(
+            lambda n: f" · {n:,.0f} listeners" if pd.notna(n) else ""
+        )
+    third = _number(frame["popularity"], "popularity") + "  " + _number(frame["energy"], "energy")
+    lines = [pd.Series(title, index=frame.index), second, third.str.strip()]
+    shown = {"genre", "year", "listeners", "popularity", "energy", "name", "artist", "family"}
+    if colour and colour not in shown and colour in frame:
+        values = frame[colour]
+        lines.append(
+            _number(values, colour)
+            if pd.api.types.is_numeric_dtype(values)
+            else colour + " " + values.astype(str)
+        )
+    out = lines[0].astype(str)
+    for line in lines[1:]:
+        out = out + "\n" + line.astype(str)
+    return out.str.replace(r"\n+$", "", regex=True)

@@ -1,5 +1,5 @@
-"""Plotly figure builders shared by the app's pages: the embedding scatter, a feature radar,
-result-vs-catalog distributions and evaluation bar charts.
+"""Plotly figure builders shared by the app's pages: a feature radar, result-vs-catalog
+distributions and evaluation bar charts (the explorer's figure is :mod:`tunescout.ui.scatter`).
 
 Plotly reads ``<b>``, ``<br>`` and entities in labels as markup, so every piece of data text
 (track names, genres, model names, queries) is HTML-escaped here and always shows literally.
@@ -17,9 +17,7 @@ import plotly.graph_objects as go
 
 from tunescout.domain.features import UNIT_FEATURES
 
-AXES = ("x", "y", "z")
 QUALITATIVE = px.colors.qualitative.Plotly + px.colors.qualitative.Dark24
-MUTED = "#9e9e9e"
 
 
 def escape_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -29,91 +27,6 @@ def escape_text(frame: pd.DataFrame) -> pd.DataFrame:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(lambda v: html.escape(str(v)) if isinstance(v, str) else v)
     return out
-
-
-def _is_numeric(values: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-
-
-def _marks(frame: pd.DataFrame, dims: int, name: str, marker: dict) -> go.Scatter | go.Scatter3d:
-    """A trace drawn over the main scatter to mark chosen points."""
-    text = frame["name"].fillna("").astype(str)
-    coords = {axis: frame[axis] for axis in AXES[:dims]}
-    trace = go.Scatter3d if dims == 3 else go.Scatter
-    return trace(**coords, mode="markers", name=name, text=text, marker=marker, hoverinfo="text")
-
-
-def explorer_scatter(
-    frame: pd.DataFrame,
-    color: str,
-    hover: Sequence[str] = (),
-    selected: str | None = None,
-    neighbours: Sequence[str] = (),
-    title: str = "",
-    muted: Sequence[str] = ("other", "(no genre)"),
-    height: int = 600,
-) -> go.Figure:
-    """The 2D or 3D projection: one point per item, coloured, with chosen points marked.
-
-    Args:
-        frame: Columns ``id``, ``name``, ``x``, ``y`` (and ``z`` for 3D), ``color`` and ``hover``.
-        color: Column to colour by: categories get a legend, numbers a colour scale.
-        hover: Columns shown on hover besides the name.
-        selected: Id of the point to mark large with an outline.
-        neighbours: Ids to ring (e.g. the selected point's nearest neighbours).
-        title: Figure title.
-        muted: Categories drawn in grey (catch-alls that would otherwise dominate the colours).
-        height: Figure height in pixels.
-
-    Returns:
-        A scatter (WebGL in 2D) with ``customdata[0]`` holding each point's id.
-    """
-    dims = 3 if "z" in frame else 2
-    data = escape_text(frame)
-    numeric = _is_numeric(frame[color])
-    if not numeric:  # most common category first, so the legend reads in order of size
-        order = frame[color].value_counts().index.map(lambda v: html.escape(str(v))).tolist()
-    common = {
-        "color": color,
-        "hover_name": "name",
-        "hover_data": {col: True for col in hover if col != "name"}
-        | dict.fromkeys(AXES[:dims], False),
-        "custom_data": ["id"],
-        "title": title,
-        "color_continuous_scale": "Viridis",
-        "category_orders": {} if numeric else {color: order},
-        "color_discrete_sequence": QUALITATIVE,
-        "color_discrete_map": {html.escape(m): MUTED for m in muted},
-    }
-    if dims == 3:
-        fig = px.scatter_3d(data, x="x", y="y", z="z", **common)
-        fig.update_traces(marker={"size": 3})
-    else:
-        fig = px.scatter(data, x="x", y="y", render_mode="webgl", **common)
-        fig.update_traces(marker={"size": 5, "opacity": 0.8})
-    ringed = data[data["id"].isin(set(neighbours))]
-    if len(ringed):
-        ring = {
-            "size": 12 if dims == 2 else 6,
-            "color": "rgba(0,0,0,0)",
-            "line": {"width": 2, "color": "black"},
-        }
-        fig.add_trace(_marks(ringed, dims, "neighbours", ring))
-    chosen = data[data["id"] == selected]
-    if len(chosen):
-        star = {
-            "size": 18 if dims == 2 else 9,
-            "color": "gold",
-            "symbol": "diamond",
-            "line": {"width": 2, "color": "black"},
-        }
-        fig.add_trace(_marks(chosen, dims, "selected", star))
-    fig.update_layout(
-        height=height,
-        legend={"itemsizing": "constant"},
-        margin={"l": 0, "r": 0, "t": 40 if title else 10, "b": 0},
-    )
-    return fig
 
 
 def feature_radar(
