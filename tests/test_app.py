@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import SYNTHETIC_TRACKS
 from tunescout.domain.features import UNIT_FEATURES
 from tunescout.serving.ratings import RatingsStore
+from tunescout.vocabulary import MODELS
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 FIRST_RUN_TIMEOUT = 300  # the first run in a process loads the indexes and the sentence encoder
@@ -108,7 +109,7 @@ def test_like_skip_and_play_next_from_search(data_env: Path) -> None:
 
     at.button(key="mood_detail_more").click().run()
     assert at.query_params["track"] == saved.queue("actions-user")[0]
-    assert at.title[0].value == "🔎 Similar" and len(at.dataframe) == 4
+    assert at.title[0].value == "🔎 Similar" and len(at.dataframe) == len(MODELS) + 1
 
 
 def rate_survey(at: AppTest, stars: list[int]) -> None:
@@ -216,7 +217,8 @@ def test_similar_shows_every_model(data_env: Path) -> None:
     track = pd.read_parquet(data_env / "catalog" / "tracks.parquet")["track_id"][5]
     at = start("neighbour", "pages/similar.py", track=track)
     assert not at.error
-    assert len(at.dataframe) == 4 and all(len(d.value) == 10 for d in at.dataframe)
+    assert len(at.dataframe) == len(MODELS) + 1  # every model and the hybrid
+    assert all(len(d.value) == 10 for d in at.dataframe)
     assert len(at.get("plotly_chart")) == 1
     at.segmented_control(key="sim_kind").set_value("artist").run()
     assert "Search artists by name above" in at.info[0].value
