@@ -218,28 +218,36 @@ MOOD = {
 
 def test_report_page_without_reports_says_how_to_make_them(reports):
     at = page("model_report.py")
-    assert len(at.info) == 2 and all("python scripts/evaluate.py" in box.value for box in at.info)
+    assert len(at.info) == 2
+    assert all("python scripts/evaluate.py --data-dir" in box.value for box in at.info)
+    assert str(reports.parent) not in " ".join(box.value for box in at.info)
     assert not at.get("plotly_chart")
     counts = {m.label: m.value for m in at.metric}
     assert counts["tracks"] == f"{TRACKS:,}"
     assert "synthetic" in at.warning[0].value
 
 
-def test_report_page_shows_metrics_and_mood_scores(reports):
+def test_report_page_shows_means_one_chart_full_tables_and_a_glossary(reports):
     reports.mkdir(parents=True)
     (reports / "evaluation.json").write_text(json.dumps(EVALUATION))
     (reports / "mood.json").write_text(json.dumps(MOOD))
     at = page("model_report.py")
-    metrics = at.dataframe[0].value
-    assert metrics.index.tolist() == ["als (tunescout)", "popularity"]
-    assert metrics.columns.tolist() == ["ndcg@10"]  # the seed is not a metric
-    assert metrics.loc["als (tunescout)", "ndcg@10"] == "0.3000 ± 0.0100"
+    means, full = at.dataframe[0].value, at.dataframe[1].value
+    assert means.index.tolist() == ["als (tunescout)", "popularity"]
+    assert means.columns.tolist() == ["ndcg@10"]  # the seed is not a metric
+    assert means.loc["als (tunescout)", "ndcg@10"] == pytest.approx(0.3)
+    assert full.loc["als (tunescout)", "ndcg@10"] == "0.3000 ± 0.0100"
     assert any("another index build" in w.value for w in at.warning)
     bars, scores = figures(at)
     assert [list(t.error_y.array) for t in bars.data] == [[0.01], [0.002]]
     assert list(scores.data[0].y) == ["&lt;b&gt;gym&lt;/b&gt;", "rainy heartbreak"]
-    summary = at.dataframe[1].value
+    summary = next(d.value for d in at.dataframe if "search_mood" in d.value.columns)
     assert summary.loc["features_mean"].tolist() == [0.8, 0.6]
+    glossary = next(d.value for d in at.dataframe if "meaning" in d.value.columns)
+    lines = dict(zip(glossary["name"], glossary["meaning"], strict=True))
+    assert lines["ndcg@10"].startswith("ranking quality") and lines["ndcg@10"].endswith("(top 10)")
+    assert "ALS" in lines["als (tunescout)"] and "most played" in lines["popularity"]
+    assert "features" in lines["features_mean"] and "MiniLM" in lines["plain MiniLM"]
 
 
 def test_report_page_names_a_broken_report(reports):
