@@ -6,8 +6,6 @@ Each app has its own registry (tests make many apps in one process). With severa
 
 from __future__ import annotations
 
-import os
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -15,6 +13,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values,
 )
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -92,7 +91,7 @@ class Metrics:
 
     def render(self) -> bytes:
         """The text exposition: this process's, or every worker's in multiprocess mode."""
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if values.ValueClass is not values.MutexValue:  # prometheus-client's multiprocess mode
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
