@@ -10,6 +10,8 @@ import pytest
 
 from tunescout.errors import InputError
 from tunescout.serving.ratings import (
+    LIKE_STARS,
+    WEAK_NO,
     ImportRejected,
     RatingsStore,
     parse_ratings_csv,
@@ -181,3 +183,72 @@ def test_queue_keeps_the_most_recent(store: RatingsStore) -> None:
     for i in range(60):
         store.enqueue("ana", f"t{i}")
     assert store.queue("ana") == [f"t{i}" for i in range(10, 60)]
+
+
+# ---- likes and skips of tracks -------------------------------------------------------------------
+
+
+def test_a_liked_track_likes_its_artist_until_the_last_like_is_taken_back(tmp_path: Path) -> None:
+    store = RatingsStore(tmp_path / "ratings.sqlite")
+    store.mark_track("ana", "t1", "arA", "like")
+    store.mark_track("ana", "t2", "arA", "like")
+    assert store.ratings("ana") == {"arA": LIKE_STARS}
+    store.mark_track("ana", "t1", "arA", None)
+    assert store.ratings("ana") == {"arA": LIKE_STARS}  # t2 is still liked
+    store.mark_track("ana", "t2", "arA", "skip")  # a like taken back by a skip
+    assert store.ratings("ana") == {}
+    assert store.track_feedback("ana") == {"t2": ("arA", "skip")}
+
+
+def test_taking_a_like_back_keeps_stars_the_listener_set_since(tmp_path: Path) -> None:
+    store = RatingsStore(tmp_path / "ratings.sqlite")
+    store.mark_track("ana", "t1", "arA", "like")
+    store.rate("ana", "arA", 4)
+    store.mark_track("ana", "t1", "arA", None)
+    assert store.ratings("ana") == {"arA": 4}
+
+
+def test_a_skip_is_not_this_track_and_two_are_a_weak_no_for_the_artist(tmp_path: Path) -> None:
+    store = RatingsStore(tmp_path / "ratings.sqlite")
+    store.rate("ana", "arKept", 5)
+    store.mark_track("ana", "t1", "arB", "skip")
+    store.mark_track("ana", "k1", "arKept", "skip")
+    store.mark_track("ana", "k2", "arKept", "skip")
+    assert store.ratings("ana") == {"arKept": 5}  # a skip never touches a rating
+    assert store.effective_ratings("ana") == {"arKept": 5}  # one skip of arB: not this track
+    store.mark_track("ana", "t2", "arB", "skip")
+    assert store.effective_ratings("ana") == {"arKept": 5, "arB": WEAK_NO}
+    store.mark_track("ana", "t3", "arB", "like")  # a like of any of its tracks wins
+    assert store.effective_ratings("ana") == {"arKept": 5, "arB": LIKE_STARS}
+    assert store.ratings("bob") == store.effective_ratings("bob") == {}
+
+
+def test_track_feedback_refuses_unknown_actions_and_goes_with_the_profile(tmp_path: Path) -> None:
+    store = RatingsStore(tmp_path / "ratings.sqlite")
+    with pytest.raises(InputError, match="liked, skipped or cleared"):
+        store.mark_track("ana", "t1", "arA", "love")
+    store.mark_track("ana", "t1", "arA", "skip")
+    store.delete_profile("ana")
+    assert store.track_feedback("ana") == {}
+
+
+def test_a_queue_is_reordered_and_trimmed_in_one_write(tmp_path: Path) -> None:
+    store = RatingsStore(tmp_path / "ratings.sqlite")
+    for track in ("t1", "t2", "t3"):
+        store.enqueue("ana", track)
+    assert store.replace_queue("ana", ["t3", "t1", "t3"]) == ["t3", "t1"]
+    assert store.queue("ana") == ["t3", "t1"]
+    assert store.replace_queue("ana", []) == [] and store.queue("ana") == []
+
+
+def test_taking_a_like_back_puts_back_the_stars_the_artist_had(tmp_path: Path) -> None:
+    store = RatingsStore(tmp_path / "ratings.sqlite")
+    store.rate("ana", "arA", 3)
+    store.rate("ana", "arB", 5)
+    for track, artist in (("a1", "arA"), ("a2", "arA"), ("b1", "arB")):
+        store.mark_track("ana", track, artist, "like")
+    assert store.ratings("ana") == {"arA": LIKE_STARS, "arB": LIKE_STARS}
+    store.mark_track("ana", "a1", "arA", None)
+    store.mark_track("ana", "a2", "arA", "skip")
+    store.mark_track("ana", "b1", "arB", None)
+    assert store.ratings("ana") == {"arA": 3, "arB": 5}  # a survey's five stars are kept

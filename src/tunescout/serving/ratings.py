@@ -1,7 +1,15 @@
-"""Listeners' artist ratings and "play next" queues, kept per profile name in SQLite.
+"""Listeners' artist ratings, likes and skips of tracks, and "play next" queues, kept per profile
+name in SQLite.
 
 Safe for the app's many sessions at once: every call opens its own short connection, the database
 runs in WAL mode with a busy timeout, and writes take the write lock up front (``BEGIN IMMEDIATE``).
+Longer than most modules because it is the one place with SQL for all of them, and for the CSV
+import and export with their safety checks.
+
+A like of a track is a like of its artist (:data:`LIKE_STARS`); a skip means "not this track": it
+is remembered for the track, and only :data:`SKIPS_FOR_WEAK_NO` skipped tracks of an artist the
+listener has not rated or liked count as a weak no for the artist (:data:`WEAK_NO` stars, in
+:meth:`RatingsStore.effective_ratings`, never saved as a rating).
 """
 
 from __future__ import annotations
@@ -28,6 +36,9 @@ log = logging.getLogger(__name__)
 MAX_PROFILE_CHARS = 64
 MAX_IMPORT_BYTES = 2_000_000
 MAX_QUEUE = 50
+LIKE_STARS = 5  # a liked track's artist
+WEAK_NO, SKIPS_FOR_WEAK_NO = 2, 2  # an artist with two skipped tracks and no rating or like
+TRACK_ACTIONS = ("like", "skip")
 MAX_TIMEOUT = 3600.0
 CSV_COLUMNS = ("artist_id", "stars", "updated_at")
 EXPORT_COLUMNS = ("artist_id", "artist_name", "stars", "updated_at")
@@ -49,6 +60,15 @@ CREATE TABLE IF NOT EXISTS queue (
     position INTEGER NOT NULL,
     track_id TEXT NOT NULL,
     PRIMARY KEY (profile, position)
+);
+CREATE TABLE IF NOT EXISTS track_feedback (
+    profile TEXT NOT NULL,
+    track_id TEXT NOT NULL,
+    artist_id TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('like', 'skip')),
+    prior_stars INTEGER,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (profile, track_id)
 );
 """
 
@@ -320,7 +340,7 @@ class RatingsStore:
     # ---- ratings ----------------------------------------------------------------------------
 
     def rate(self, profile: str, artist_id: str, stars: int) -> None:
-        """Save (or change) one rating."""
+        """Save (or change) one rating (what taking back a liked track then puts back)."""
         profile, stars = validate_profile(profile), _check_stars(stars)
         artist_id = _check_id(artist_id, "artist_id")
         with self._write() as conn:
@@ -329,6 +349,7 @@ class RatingsStore:
                 "DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
                 (profile, artist_id, stars, _now()),
             )
+            self._given(conn, profile, artist_id, stars)
 
     def forget(self, profile: str, artist_id: str) -> bool:
         """Delete one rating; whether it existed."""
@@ -337,14 +358,25 @@ class RatingsStore:
             cur = conn.execute(
                 "DELETE FROM ratings WHERE profile = ? AND artist_id = ?", (profile, artist_id)
             )
+            self._given(conn, profile, artist_id, None)
         return cur.rowcount > 0
 
+    @staticmethod
+    def _given(conn: sqlite3.Connection, profile: str, artist_id: str, stars: int | None) -> None:
+        """The listener set the artist's stars themselves: what a like taken back restores."""
+        conn.execute(
+            "UPDATE track_feedback SET prior_stars = ? "
+            "WHERE profile = ? AND artist_id = ? AND action = 'like'",
+            (stars, profile, artist_id),
+        )
+
     def delete_profile(self, profile: str) -> int:
-        """Delete every rating and the queue of a profile; how many ratings went."""
+        """Delete every rating, like and skip and the queue of a profile; how many ratings went."""
         profile = validate_profile(profile)
         with self._write() as conn:
             count = conn.execute("DELETE FROM ratings WHERE profile = ?", (profile,)).rowcount
             conn.execute("DELETE FROM queue WHERE profile = ?", (profile,))
+            conn.execute("DELETE FROM track_feedback WHERE profile = ?", (profile,))
         return count
 
     def ratings(self, profile: str) -> dict[str, int]:
@@ -437,6 +469,106 @@ class RatingsStore:
         log.info("imported %d ratings for a profile", len(ratings))
         return len(ratings)
 
+    # ---- likes and skips of tracks ----------------------------------------------------------
+
+    def track_feedback(self, profile: str) -> dict[str, tuple[str, str]]:
+        """Track id to ``(artist id, "like" or "skip")``, oldest first (unreadable rows left out)."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT track_id, artist_id, action FROM track_feedback WHERE profile = ? "
+                "ORDER BY updated_at, rowid",
+                (validate_profile(profile),),
+            ).fetchall()
+        return {
+            t: (a, act)
+            for t, a, act in rows
+            if isinstance(t, str) and t and isinstance(a, str) and act in TRACK_ACTIONS
+        }
+
+    def mark_track(self, profile: str, track_id: str, artist_id: str, action: str | None) -> None:
+        """Like, skip or clear one track, in one transaction.
+
+        A like also rates the artist :data:`LIKE_STARS` and remembers the stars the artist had
+        before (none, or what the listener gave). Taking back the artist's last liked track (a
+        skip or a clear) puts those stars back, unless the listener has rated the artist since.
+        A skip never changes a rating (see :meth:`effective_ratings`).
+
+        Raises:
+            InputError: An action other than ``"like"``, ``"skip"`` or ``None``.
+        """
+        profile = validate_profile(profile)
+        track_id, artist_id = _check_id(track_id, "track_id"), _check_id(artist_id, "artist_id")
+        if action is not None and action not in TRACK_ACTIONS:
+            raise InputError(f"a track is liked, skipped or cleared, not {str(action)[:20]!r}")
+        with self._write() as conn:
+            before = conn.execute(
+                "SELECT action, prior_stars FROM track_feedback WHERE profile = ? AND track_id = ?",
+                (profile, track_id),
+            ).fetchone()
+            conn.execute(
+                "DELETE FROM track_feedback WHERE profile = ? AND track_id = ?", (profile, track_id)
+            )
+            stars = conn.execute(
+                "SELECT stars FROM ratings WHERE profile = ? AND artist_id = ?",
+                (profile, artist_id),
+            ).fetchone()
+            other = conn.execute(  # another liked track of the artist, and the stars it kept
+                "SELECT prior_stars FROM track_feedback WHERE profile = ? AND artist_id = ? "
+                "AND action = 'like' LIMIT 1",
+                (profile, artist_id),
+            ).fetchone()
+            if before is not None and before[0] == "like":
+                prior = before[1]
+            elif other is not None:
+                prior = other[0]
+            else:
+                prior = None if stars is None else stars[0]
+            if action is not None:
+                conn.execute(
+                    "INSERT INTO track_feedback VALUES (?, ?, ?, ?, ?, ?)",
+                    (profile, track_id, artist_id, action, prior if action == "like" else None,
+                     _now()),
+                )  # fmt: skip
+            if action == "like":
+                conn.execute(
+                    "INSERT INTO ratings VALUES (?, ?, ?, ?) ON CONFLICT (profile, artist_id) "
+                    "DO UPDATE SET stars = excluded.stars, updated_at = excluded.updated_at",
+                    (profile, artist_id, LIKE_STARS, _now()),
+                )
+            elif before is not None and before[0] == "like" and other is None:
+                self._restore(conn, profile, artist_id, prior)
+
+    @staticmethod
+    def _restore(conn: sqlite3.Connection, profile: str, artist_id: str, prior: object) -> None:
+        """Put back the stars an artist had before its first liked track (if still the like's)."""
+        where = "WHERE profile = ? AND artist_id = ? AND stars = ?"
+        if isinstance(prior, int) and 1 <= prior <= 5:
+            conn.execute(
+                f"UPDATE ratings SET stars = ?, updated_at = ? {where}",
+                (prior, _now(), profile, artist_id, LIKE_STARS),
+            )
+        else:
+            conn.execute(f"DELETE FROM ratings {where}", (profile, artist_id, LIKE_STARS))
+
+    def effective_ratings(self, profile: str) -> dict[str, int]:
+        """The ratings recommendations start from: the saved ratings, and :data:`WEAK_NO` stars
+        for each artist with :data:`SKIPS_FOR_WEAK_NO` or more skipped tracks that the listener
+        has neither rated nor liked a track of."""
+        saved = self.ratings(profile)
+        skips: dict[str, int] = {}
+        liked = set()
+        for artist, action in self.track_feedback(profile).values():
+            if action == "skip":
+                skips[artist] = skips.get(artist, 0) + 1
+            else:
+                liked.add(artist)
+        weak = {
+            a: WEAK_NO
+            for a, n in skips.items()
+            if n >= SKIPS_FOR_WEAK_NO and a not in saved and a not in liked
+        }
+        return saved | weak
+
     # ---- play-next queue --------------------------------------------------------------------
 
     def queue(self, profile: str) -> list[str]:
@@ -470,6 +602,15 @@ class RatingsStore:
                 "DELETE FROM queue WHERE profile = ? AND track_id = ?", (profile, track_id)
             )
         return self.queue(profile)
+
+    def replace_queue(self, profile: str, track_ids: list[str]) -> list[str]:
+        """Put the queue in this order (a reorder or a removal; repeats kept once, the last
+        ``MAX_QUEUE``)."""
+        profile = validate_profile(profile)
+        tracks = list(dict.fromkeys(_check_id(t, "track_id") for t in track_ids))[-MAX_QUEUE:]
+        with self._write() as conn:
+            self._put_queue(conn, profile, tracks)
+        return tracks
 
     def clear_queue(self, profile: str) -> None:
         """Empty the profile's queue."""
