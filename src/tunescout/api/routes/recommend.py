@@ -103,7 +103,7 @@ async def _for_profile(request: Request, profile: str, options: OptionsIn, engin
 
     def saved() -> dict[str, int]:  # the profile's ratings of artists this catalog holds
         known = engine.artists.index
-        return {a: s for a, s in api.store().ratings(profile).items() if a in known}
+        return {a: s for a, s in api.store().effective_ratings(profile).items() if a in known}
 
     ratings = await run_in_threadpool(saved)
     key = ("profile", repr(sorted(ratings.items())), repr(options.model_dump()))
