@@ -165,11 +165,14 @@ def run(
     Returns:
         The new current build (``None`` when only the catalog was built).
     """
+    from pyspark.sql import SparkSession
+
     from tunescout.spark.catalog import build_catalog
     from tunescout.spark.session import spark_session
 
     timings = timings if timings is not None else {}
     started = time.perf_counter()
+    running = SparkSession.getActiveSession()  # a caller's session is left running
     spark = spark_session(master, config=config)
     timings["session"] = time.perf_counter() - started
     try:
@@ -195,4 +198,5 @@ def run(
                 timings[name] = float(entry["build_seconds"])
         return result
     finally:
-        spark.stop()
+        if running is None:
+            spark.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -19,7 +20,8 @@ from tunescout.errors import InputError
 log = logging.getLogger(__name__)
 
 DEFAULT_MASTER = "local[*]"
-MASTERS = ("local", "spark://", "yarn", "k8s://", "mesos://")
+MASTERS = ("spark://", "k8s://", "mesos://")
+LOCAL = re.compile(r"local(\[(\*|\d+)(,\s*\d+)?\])?")
 # Environment every executor gets: the MiniLM wheel is read from site-packages, never downloaded;
 # one BLAS/OpenMP thread per task (a task is a core: Spark runs one task per core).
 EXECUTOR_ENV = {
@@ -38,7 +40,8 @@ def check_master(master: str) -> str:
     Raises:
         InputError: An unknown form, or no Java runtime for local mode.
     """
-    if not master or not master.startswith(MASTERS):
+    known = LOCAL.fullmatch(master or "") or master == "yarn" or (master or "").startswith(MASTERS)
+    if not known:
         raise InputError(
             f"unknown Spark master {master!r}: use local[*], spark://host:port, yarn or "
             "k8s://https://host:port"
@@ -53,7 +56,7 @@ def check_master(master: str) -> str:
 
 def local_parallelism(master: str) -> int:
     """Cores a ``local[n]`` master uses (all of this machine's for ``local[*]``); 0 elsewhere."""
-    if not master.startswith("local"):
+    if not LOCAL.fullmatch(master):
         return 0
     inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
     cores = len(os.sched_getaffinity(0))
@@ -80,7 +83,7 @@ def spark_session(
     check_master(master)
     for name, value in EXECUTOR_ENV.items():  # the driver's own Python workers (local mode)
         os.environ.setdefault(name, value)
-    if master.startswith("local"):  # workers run this interpreter (a cluster sets its own)
+    if LOCAL.fullmatch(master):  # workers run this interpreter (a cluster sets its own)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
     settings: dict[str, str] = {
