@@ -130,3 +130,19 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> N
         csv = b"artist_id,stars\n" + b"ar1,5\n" * 50_000  # 300 kB: fine for an import
         imported = client.post("/profiles/ana/ratings.csv", content=csv)
         assert imported.status_code != 413  # (503 here: no catalog to check the ids against)
+
+
+def test_serve_binds_to_loopback_unless_told_and_refuses_bad_arguments() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    shown = subprocess.run([sys.executable, "scripts/serve.py", "--help"], cwd=root,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert shown.returncode == 0 and "default: 127.0.0.1" in shown.stdout
+    bad = subprocess.run([sys.executable, "scripts/serve.py", "--port", "70000"], cwd=root,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 1 and bad.stderr.strip().endswith(
+        "--port must be 0 to 65535, got 70000"
+    )
+    assert "Traceback" not in bad.stderr

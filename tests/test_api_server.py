@@ -115,4 +115,4 @@ def test_the_benchmark_api_section_runs(synthetic_dir: Path, tmp_path: Path) -> 
             assert all(r["errors"] == 0 and r["n"] == 16 for r in by_clients.values())
     targets = [v["target"] for v in result["verdicts"]]
     assert any("1,000 req/s" in t for t in targets) and "zero errors" in targets[-1]
-    assert "req/s" in done.stdout and "MET" in done.stdout or "MISS" in done.stdout
+    assert "req/s" in done.stdout and ("MET" in done.stdout or "MISS" in done.stdout)

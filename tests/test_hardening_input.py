@@ -576,7 +576,9 @@ def test_every_refusal_is_a_tunescout_error() -> None:
 
 
 def test_a_10000_character_search_link_opens_the_page(synthetic_dir: Path, monkeypatch) -> None:
-    """``?q=`` comes from a link, so it can be anything; the page reads the field's 300 characters."""
+    """``?q=`` comes from a link, so it can be anything: the field keeps the text (Streamlit would
+    empty a field with ``max_chars`` under it), the search reads its first 300 characters and says
+    so, and the link is rewritten to what was searched."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("TUNESCOUT_DATA_DIR", str(synthetic_dir))
@@ -586,7 +588,9 @@ def test_a_10000_character_search_link_opens_the_page(synthetic_dir: Path, monke
     at.run()
     at.switch_page("pages/mood_search.py").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert len(at.text_input(key="mood_text").value) == MAX_TEXT
+    assert len(at.text_input(key="mood_text").value) == len("rainy heartbreak " * 600)
+    assert any(f"the search used the first {MAX_TEXT}" in i.value for i in at.info)
+    assert len(at.query_params["q"]) <= MAX_TEXT
     assert len(at.dataframe[0].value) == 10
 
 

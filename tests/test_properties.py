@@ -221,7 +221,7 @@ def test_mood_search_is_sorted_unique_filtered_and_full(engine: Engine, mood, k,
     understood, _ = search.understand(engine.context, mood)
     constraint, _ = search.constraints(engine.context, understood.query)
     if constraint is not None:
-        qualifying &= constraint
+        qualifying = qualifying & constraint
     tracks = engine.catalog.tracks[qualifying]
     assert set(found["track_id"]) <= set(tracks["track_id"])
     # k whenever the qualifying tracks hold k songs by few enough of each artist.
