@@ -74,11 +74,12 @@ def test_odd_mood_text_still_answers(setup, text: str) -> None:
     assert all(isinstance(i["reason"], str) and i["reason"] for i in found)
 
 
-@pytest.mark.parametrize(("text", "message"), list(BAD_MOODS.values()), ids=list(BAD_MOODS))
+JSON_MOODS = {k: v for k, v in BAD_MOODS.items() if jsonable(v[0])}  # what a client can send
+
+
+@pytest.mark.parametrize(("text", "message"), list(JSON_MOODS.values()), ids=list(JSON_MOODS))
 def test_bad_mood_text_is_refused(setup, text: object, message: str) -> None:
     client, _, _, artist = setup
-    if not jsonable(text):
-        pytest.skip("not expressible in JSON")
     r = send(client, "POST", "/search/mood", {"text": text, "k": 5})
     body = assert_error(r, 400, "input")
     assert re.search(message, body["error"]) or body["error"].startswith("text:"), body
@@ -174,11 +175,12 @@ def test_odd_profile_names_work_through_the_url(setup, name: str) -> None:
     assert client.delete(url).json()["deleted"] == 1 and store.ratings("ana") == {artist: 5}
 
 
-@pytest.mark.parametrize(("name", "message"), list(BAD_PROFILES.values()), ids=list(BAD_PROFILES))
+JSON_PROFILES = {k: v for k, v in BAD_PROFILES.items() if jsonable(v[0])}
+
+
+@pytest.mark.parametrize(("name", "message"), list(JSON_PROFILES.values()), ids=list(JSON_PROFILES))
 def test_bad_profile_names_change_nothing(setup, name: object, message: str) -> None:
     client, store, _, artist = setup
-    if not jsonable(name):
-        pytest.skip("not expressible in JSON")
     with unchanged(store):
         r = send(
             client, "POST", "/feedback", {"profile": name, "item_id": artist, "action": "like"}
