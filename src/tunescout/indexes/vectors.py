@@ -4,11 +4,17 @@
 speaks catalog ids only. Filters are applied inside the search (a FAISS id selector, or an exact
 scan of the allowed rows when they are few), so a filtered query returns ``k`` results whenever
 ``k`` items pass the filter.
+
+Longer than the usual 400 lines on purpose: the four FAISS layouts (exact, HNSW, IVF over 8-bit
+codes, IVF-PQ re-ranked from float16 copies) differ in how rows are read back, searched under a
+mask and saved, and keeping them in the one class that maps ids to rows keeps that mapping in one
+place.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,12 +38,27 @@ EF_CONSTRUCTION, EF_SEARCH = 200, 256
 #   4,000 lists: 0.976 probing 400 (10%), 3.9 ms (8-bit codes cap it: fp16 codes reach 0.99)
 # So about 4 sqrt(n) lists (at least 39 vectors each) and a tenth of them (at least 32) probed.
 LISTS_PER_SQRT, NPROBE_MIN, NPROBE_SHARE = 4, 32, 0.1
+# IVF over product-quantised codes (IVF-PQ) from PQ_FROM rows up, for vectors of at least
+# PQ_MIN_DIM dims: a code of at most PQ_MAX_BYTES bytes (one byte per PQ_SUBVECTOR dims; 48 bytes
+# for MiniLM's 384, 32 for ALS's 128) plus FAISS's 8-byte list id (no direct map: rows are read
+# back from the float16 copies), 56 resident bytes a vector where 8-bit IVF holds 400 for MiniLM.
+# PQ codes alone rank MiniLM neighbours poorly, so IVF-PQ proposes RERANK_FACTOR * k candidates
+# (at least RERANK_MIN), re-scored exactly from float16 copies of the vectors (``<name>.f16.npy``,
+# recorded and verified in the build manifest like every file) memory-mapped from disk: a query
+# pages in only the rows it reads. Where the switch sits, and the recall, bytes and query time on
+# either side of it, are in docs/SCALING.md (scripts/benchmark.py --spark).
+PQ_FROM = 2_000_000
+PQ_MIN_DIM, PQ_MAX_BYTES, PQ_SUBVECTOR = 64, 48, 4
+RERANK_FACTOR, RERANK_MIN = 10, 1000
 IVF_THREADS = config.ivf_threads()
 _IVF_TRAIN_PER_LIST = 64
 _EXACT_SCAN_LIMIT = 50_000
 # One query at a time is 30x faster single-threaded on 2 cores than with OpenMP's thread start-up.
 _THREADS = config.faiss_threads()
 faiss.omp_set_num_threads(_THREADS)
+
+
+_INVERTED = ("ivf", "ivfpq")
 
 
 def normalize(vectors: np.ndarray) -> np.ndarray:
@@ -87,15 +108,56 @@ def _ivf(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
+def pq_bytes(dim: int) -> int:
+    """Bytes of one IVF-PQ code for ``dim`` dims: one 8-bit sub-quantiser per
+    :data:`PQ_SUBVECTOR` dims, at most :data:`PQ_MAX_BYTES`, and a divisor of ``dim``."""
+    m = max(1, min(PQ_MAX_BYTES, dim // PQ_SUBVECTOR))
+    while dim % m:
+        m -= 1
+    return m
+
+
+def _ivfpq(vectors: np.ndarray) -> faiss.Index:
+    """A trained ``IVF<4 sqrt n>,PQ<m>`` inner-product index over residuals, vectors added."""
+    n, dim = vectors.shape
+    nlist = max(1, min(int(round(LISTS_PER_SQRT * np.sqrt(n))), n // 39))
+    index = faiss.index_factory(dim, f"IVF{nlist},PQ{pq_bytes(dim)}", faiss.METRIC_INNER_PRODUCT)
+    # The factory asks for polysemous training (Hamming filtering we never use): minutes at 12k.
+    index.do_polysemous_training = False
+    sample = np.random.default_rng(0).permutation(n)[: max(nlist * _IVF_TRAIN_PER_LIST, 65_536)]
+    faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))  # a build, not a query: all cores
+    try:
+        index.train(vectors[np.sort(sample)])
+        index.add(vectors)
+    finally:
+        faiss.omp_set_num_threads(_THREADS)
+    return index
+
+
+def bytes_per_vector(index: faiss.Index) -> float:
+    """Resident memory a stored vector costs in ``index``: its code, plus for IVF the list's 8-byte
+    id and any 8-byte direct-map entry (the trained quantisers are shared and not counted; IVF-PQ's
+    float16 re-ranking copies, ``2 * dim`` bytes, stay on disk)."""
+    if isinstance(index, faiss.IndexIVF):
+        mapped = index.direct_map.type != faiss.DirectMap.NoMap
+        return float(index.code_size + 8 + 8 * mapped)
+    if isinstance(index, faiss.IndexHNSW):
+        return float(4 * index.d + 4 * index.hnsw.nb_neighbors(0))  # level-0 links, int32
+    return float(4 * index.d)
+
+
 class VectorIndex:
     """Inner-product search over L2-normalised vectors (cosine similarity), keyed by catalog ids.
 
     Args:
         ids: Catalog ids, one per row of ``vectors``; unique.
         vectors: ``(n, d)`` array; normalised here.
-        method: ``"exact"``, ``"hnsw"``, ``"ivf"`` (inverted lists over 8-bit codes) or
-            ``"auto"`` (IVF from ``approximate_from`` rows up, exact below).
+        method: ``"exact"``, ``"hnsw"``, ``"ivf"`` (inverted lists over 8-bit codes), ``"ivfpq"``
+            (inverted lists over product-quantised codes) or ``"auto"`` (exact below
+            ``approximate_from`` rows, IVF up to ``pq_from``, IVF-PQ from there for vectors of at
+            least :data:`PQ_MIN_DIM` dims).
         approximate_from: Size at which ``auto`` switches to the approximate index.
+        pq_from: Size at which ``auto`` switches from 8-bit codes to product quantisation.
         hnsw_m: HNSW graph degree.
         ef_search: HNSW search breadth (recall against speed).
 
@@ -114,24 +176,35 @@ class VectorIndex:
         hnsw_m: int = 32,
         ef_search: int = EF_SEARCH,
         index: faiss.Index | None = None,
+        pq_from: int = PQ_FROM,
+        refine: np.ndarray | None = None,
     ) -> None:
         self._keys = Keys(np.asarray(ids, dtype=str))
+        self._refine = refine
         if index is None:
             if not self._rows.is_unique:  # a loaded build was checked when it was built
                 raise InputError("VectorIndex ids must be unique")
             vectors = normalize(vectors)
             if method == "auto":
                 method = "ivf" if len(self.ids) >= approximate_from else "exact"
+                if len(self.ids) >= pq_from and vectors.shape[1] >= PQ_MIN_DIM:
+                    method = "ivfpq"
             if method == "ivf":
                 index = _ivf(vectors)
+            elif method == "ivfpq":
+                index = _ivfpq(vectors)  # trained and filled on all cores
+                self._refine = vectors.astype(np.float16)
             elif method == "hnsw":
                 index = faiss.IndexHNSWFlat(vectors.shape[1], hnsw_m, faiss.METRIC_INNER_PRODUCT)
                 index.hnsw.efConstruction = EF_CONSTRUCTION
             elif method == "exact":
                 index = faiss.IndexFlatIP(vectors.shape[1])
             else:
-                raise InputError(f"unknown index method {method!r}: use exact, ivf, hnsw or auto")
-            index.add(vectors)
+                raise InputError(
+                    f"unknown index method {method!r}: use exact, ivf, ivfpq, hnsw or auto"
+                )
+            if index.ntotal == 0:
+                index.add(vectors)
         self.index = index
         if isinstance(index, faiss.IndexHNSW):
             index.hnsw.efSearch = ef_search
@@ -139,10 +212,17 @@ class VectorIndex:
             index.nprobe = min(
                 index.nlist, max(NPROBE_MIN, int(np.ceil(index.nlist * NPROBE_SHARE)))
             )
-            index.make_direct_map()  # id -> code, so stored vectors can be read back by row
+            if not isinstance(index, faiss.IndexIVFPQ):  # IVF-PQ reads its float16 copies
+                index.make_direct_map()  # id -> code, so stored vectors can be read back by row
             index.parallel_mode = 1  # one query's lists split across threads, not queries
         if index.ntotal != len(self.ids):
             raise InputError(f"{index.ntotal} vectors for {len(self.ids)} ids")
+        if self.method == "ivfpq" and (
+            self._refine is None
+            or self._refine.dtype != np.float16
+            or self._refine.shape != (len(self.ids), self.dim)
+        ):
+            raise InputError("an IVF-PQ index needs the float16 vectors it re-ranks with")
 
     @property
     def ids(self) -> np.ndarray:
@@ -163,6 +243,8 @@ class VectorIndex:
 
     @property
     def method(self) -> str:
+        if isinstance(self.index, faiss.IndexIVFPQ):
+            return "ivfpq"
         if isinstance(self.index, faiss.IndexIVF):
             return "ivf"
         return "hnsw" if isinstance(self.index, faiss.IndexHNSW) else "exact"
@@ -175,7 +257,7 @@ class VectorIndex:
     def vectors(self) -> np.ndarray:
         """All vectors: a read-only view into the FAISS storage (which it keeps alive), or for
         IVF a decoded copy."""
-        if self.method == "ivf":
+        if self.method in _INVERTED:
             return self.vectors_at(np.arange(len(self)))
         flat = faiss.downcast_index(self.index.storage) if self.method == "hnsw" else self.index
         raw = faiss.rev_swig_ptr(flat.get_xb(), self.index.ntotal * self.dim)
@@ -184,9 +266,11 @@ class VectorIndex:
         return view
 
     def vectors_at(self, rows: np.ndarray) -> np.ndarray:
-        """The vectors of matrix ``rows`` (decoded from 8-bit codes for IVF)."""
+        """The vectors of matrix ``rows`` (decoded from their codes for IVF and IVF-PQ)."""
         rows = np.asarray(rows, dtype=np.int64)
-        if self.method == "ivf":
+        if self._refine is not None:  # IVF-PQ: the float16 copies, not the coarse codes
+            return np.asarray(self._refine[rows], dtype=np.float32)
+        if self.method in _INVERTED:
             if not len(rows):
                 return np.empty((0, self.dim), dtype=np.float32)
             return self.index.reconstruct_batch(rows)
@@ -263,17 +347,20 @@ class VectorIndex:
             if self.method == "hnsw":
                 ef = max(self.index.hnsw.efSearch, k)
                 params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
-            elif self.method == "ivf":
+            elif self.method in _INVERTED:
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe)
             else:
                 params = faiss.SearchParameters(sel=selector)
         elif self.method == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=max(self.index.hnsw.efSearch, k))
-        if self.method == "ivf":
+        wanted = k
+        if self._refine is not None:  # IVF-PQ: more candidates, re-scored below
+            wanted = min(max(k * RERANK_FACTOR, RERANK_MIN), allowed)
+        if self.method in _INVERTED:
             # OpenMP's thread count is per calling thread: set for this search, then restored.
             faiss.omp_set_num_threads(IVF_THREADS)
             try:
-                scores, rows = self.index.search(query, k, params=params)
+                scores, rows = self.index.search(query, wanted, params=params)
             finally:
                 faiss.omp_set_num_threads(_THREADS)
         else:
@@ -282,6 +369,8 @@ class VectorIndex:
         if found.sum() < k:  # HNSW and IVF can miss under a tight filter: scan exactly instead
             candidates = np.flatnonzero(mask) if mask is not None else np.arange(len(self.ids))
             return self._scan(query[0], k, candidates)
+        if self._refine is not None:
+            return self._scan(query[0], k, np.sort(rows[0][found]))
         return rows[0], scores[0]
 
     def _scan(self, query: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -322,12 +411,17 @@ class VectorIndex:
         return out
 
     def save(self, folder: Path, name: str) -> list[Path]:
-        """Write ``<name>.faiss`` and ``<name>.ids.npy`` into ``folder``; returns the paths."""
+        """Write ``<name>.faiss`` and ``<name>.ids.npy`` into ``folder`` (and for IVF-PQ the
+        float16 vectors it re-ranks with, ``<name>.f16.npy``); returns the paths."""
         folder = Path(folder)
         index_path, ids_path = folder / f"{name}.faiss", folder / f"{name}.ids.npy"
         faiss.write_index(self.index, str(index_path))
         np.save(ids_path, self.ids, allow_pickle=False)
-        return [index_path, ids_path]
+        if self._refine is None:
+            return [index_path, ids_path]
+        refine_path = folder / f"{name}.f16.npy"
+        np.save(refine_path, np.asarray(self._refine), allow_pickle=False)
+        return [index_path, ids_path, refine_path]
 
     @classmethod
     def load(cls, folder: Path, name: str, ef_search: int = EF_SEARCH) -> VectorIndex:
@@ -335,4 +429,7 @@ class VectorIndex:
         folder = Path(folder)
         index = faiss.read_index(str(folder / f"{name}.faiss"))
         ids = np.load(folder / f"{name}.ids.npy", allow_pickle=False)
-        return cls(ids, np.empty((0, 0)), index=index, ef_search=ef_search)
+        refine = None
+        if isinstance(index, faiss.IndexIVFPQ):  # memory-mapped: rows are read when re-ranked
+            refine = np.load(folder / f"{name}.f16.npy", mmap_mode="r", allow_pickle=False)
+        return cls(ids, np.empty((0, 0)), index=index, ef_search=ef_search, refine=refine)
