@@ -1,9 +1,10 @@
-"""Mood search: describe a mood in words, narrow by genre, energy, tempo, popularity or era."""
+"""Mood search: describe a mood in words, narrow by genre, energy, tempo, popularity or era (the
+text, the filters and the count are in the URL: a search can be shared and reloaded)."""
 
 import streamlit as st
 
 from tunescout.serving.checks import MAX_TEXT
-from tunescout.ui import calls, routing, state, tables, widgets
+from tunescout.ui import calls, routing, state, tables, urlstate, widgets
 from tunescout.ui.text import escape, one_line_errors
 
 routing.ensure_routed(__file__)
@@ -23,6 +24,10 @@ st.title("🌧️ Mood search")
 
 if "mood_text" not in st.session_state:
     st.session_state["mood_text"] = str(st.query_params.get("q", ""))[:PASTE_LIMIT]
+link = urlstate.Link(urlstate.current())
+with one_line_errors("Reading the search's settings from the link"):
+    widgets.seed_filters(link, "mood")
+    urlstate.seed({"k": link.number("k", 10, 5, 50, whole=True)}, {"k": "mood_k"})
 
 with st.form("mood_search"):
     # No max_chars: Streamlit empties the field when a longer text is pasted. The search reads
@@ -34,8 +39,13 @@ with st.form("mood_search"):
     )
     with st.expander("Filters"):
         filters = widgets.filter_controls("mood")
-    k = st.slider("How many results", 5, 50, 10, 5)
+    st.session_state.setdefault("mood_k", 10)
+    k = st.slider("How many results", 5, 50, step=5, key="mood_k")
     st.form_submit_button("Search", type="primary")
+if link.problems:
+    st.caption("Ignored from the link: " + escape("; ".join(link.problems)))
+with one_line_errors("Keeping the search's settings in the link"):
+    urlstate.write(widgets.filter_values("mood") | {"k": k}, widgets.filter_defaults() | {"k": 10})
 
 with one_line_errors("Searching"):
     if text.strip():
@@ -56,8 +66,8 @@ with one_line_errors("Searching"):
             for note in found.attrs.get("notes", []):
                 st.warning(escape(note[:1].upper() + note[1:]))
             st.caption(
-                f"{len(found)} tracks for “{escape(used)}” — pick a row for its sound "
-                "profile; 👍 / 👎 teach For You, ▶ queues it."
+                f"{len(found)} tracks for “{escape(used)}” — one click on a row: 👍 like "
+                "(teaches For You), 👎 not this track, ▶ play next, 🔎 more like this."
             )
             tables.results(found, "mood", kind="track", text="why")
     else:

@@ -1,16 +1,17 @@
 """Rate artists: a survey of well-known artists across styles (1–5 stars or "don't know"), search for
-more, and manage the saved ratings (export, import, delete)."""
+more, and manage the saved ratings (export, import, delete). Progress counts every saved rating, so
+"Show me other artists" and a reload keep it (see :mod:`tunescout.ui.survey`)."""
 
+import pandas as pd
 import streamlit as st
 
 from tunescout.serving.explain import genre_line
-from tunescout.ui import calls, routing, state
+from tunescout.ui import calls, routing, state, survey
 from tunescout.ui.text import escape, one_line_errors
 
 routing.ensure_routed(__file__)
 
 with one_line_errors("Showing Rate artists"):
-    SURVEY = 10
     engine = state.require_engine()
     profile, store = state.profile(), state.store()
     saved = store.ratings(profile)
@@ -19,7 +20,6 @@ with one_line_errors("Showing Rate artists"):
         "ratings_version", 0
     )  # bumped when ratings change in bulk
     seed = st.session_state.setdefault("survey_seed", 0)
-    skipped = st.session_state.setdefault("survey_skipped", set())
 
     @one_line_errors("Saving your rating")
     def save(artist_id: str, key: str) -> None:
@@ -50,25 +50,31 @@ with one_line_errors("Showing Rate artists"):
     st.title("⭐ Rate artists")
     if flash:
         st.success(flash)
-    survey = calls.survey_artists(SURVEY, exclude=sorted(skipped), seed=seed)
-    if survey is None:
-        st.stop()
-    rated = sum(a in saved for a in survey["artist_id"])
-    st.progress(
-        rated / SURVEY,
-        text=f"{rated} of {SURVEY} rated · {len(saved)} ratings saved as “{escape(profile)}”",
-    )
-    if rated >= 3:
+    cards = survey.Cards(profile)
+    known = engine.artists.index
+
+    def fresh(n: int) -> list[str]:
+        """``n`` artists to rate that are neither rated nor shown before in this session."""
+        found = calls.survey_artists(n, exclude=sorted(set(saved) | cards.seen), seed=seed)
+        return cards.take(found)
+
+    if not [a for a in cards.ids if a in known]:  # a new session (or a reload): the next unrated
+        cards.set(fresh(survey.GOAL))
+    fraction, text = survey.progress_text(len(saved), escape(profile))
+    st.progress(fraction, text=text)
+    if len(saved) >= survey.FOR_YOU_FROM:
         st.page_link(routing.FOR_YOU, label="See your recommendations", icon="🎁")
+    shown = cards.frame(known)
     cols = st.columns(2)
-    for i, (_, row) in enumerate(survey.iterrows()):
+    for i, row in enumerate(shown.to_dict("records")):
         with cols[i % 2]:
-            stars(row, "survey")
+            stars(pd.Series(row), "survey")
     if st.button(
-        "Show me other artists", help="Artists you have not rated are swapped for new ones"
+        "Show me other artists",
+        help="The artists you have not rated are swapped for new ones; your ratings stay",
     ):
-        skipped.update(a for a in survey["artist_id"] if a not in saved)
         st.session_state["survey_seed"] = seed + 1
+        cards.set(survey.refreshed(cards.ids, set(saved), fresh, survey.GOAL))
         st.rerun()
 
     with st.expander("Find an artist to rate"):

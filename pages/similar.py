@@ -1,4 +1,5 @@
-"""Similar: one track or artist with its sound profile, and its neighbours from each model side by side."""
+"""Similar: one track or artist with its sound profile, and its neighbours from each model side by
+side, each row with one-click like, skip, play next and more like this."""
 
 import pandas as pd
 import streamlit as st
@@ -69,23 +70,15 @@ with one_line_errors("Showing Similar"):
     st.caption(escape(", ".join(list(row["genres"])[:5]) or "no genres listed"))
     neighbours = calls.similar_tracks if kind == "track" else calls.similar_artists
     shown_models = (*MODELS, HYBRID)
-    for col, model in zip(st.columns(len(shown_models)), shown_models, strict=True):
-        with col:
-            st.markdown(f"**{LABELS[model]}**")
-            found = neighbours(item, 10, model)
-            if found is None or found.empty:
-                st.caption("No neighbours from this model here (e.g. no listening data).")
-                continue
-            label = found["name"] + (" — " + found["artist_name"] if kind == "track" else "")
-            shown = pd.DataFrame({kind: label, "score": found["score"]})
-            event = st.dataframe(
-                shown,
-                hide_index=True,
-                key=f"nb_{model}_{item}",
-                on_select="rerun",
-                selection_mode="single-row",
-                column_config={"score": st.column_config.NumberColumn(format="%.2f")},
-            )
-            if event.selection.rows:
-                st.query_params[kind] = found[f"{kind}_id"].iloc[event.selection.rows[0]]
-                st.rerun()
+    st.caption("👍 like · 👎 " + ("not this track" if kind == "track" else "not for me")
+               + (" · ▶ play next" if kind == "track" else "") + " · 🔎 open it here")  # fmt: skip
+    for first in range(0, len(shown_models), 2):  # two tables a row: names and scores fit
+        pair = shown_models[first : first + 2]
+        for col, model in zip(st.columns(2), pair, strict=False):
+            with col:
+                st.markdown(f"**{LABELS[model]}**")
+                found = neighbours(item, 10, model)
+                if found is None or found.empty:
+                    st.caption("No neighbours from this model here (e.g. no listening data).")
+                    continue
+                tables.results(found, f"nb_{model}", kind=kind, text=None, compact=True)

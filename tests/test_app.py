@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import SYNTHETIC_TRACKS
 from tunescout.domain.features import UNIT_FEATURES
+from tunescout.domain.songs import song_keys
 from tunescout.serving.ratings import RatingsStore
 from tunescout.vocabulary import MODELS
 
@@ -94,22 +96,84 @@ def test_mood_search_energy_filter(data_env: Path) -> None:
     assert min(s[energy] for s in found["sound"]) >= 0.7
 
 
-def test_like_skip_and_play_next_from_search(data_env: Path) -> None:
-    at = start("actions-user", "pages/mood_search.py")
-    first = search(at, "angry workout").iloc[0]
-    at.button(key="mood_detail_queue").click().run()
-    at.button(key="mood_detail_like").click().run()
-    saved = store(data_env)
-    artist = saved.table("actions-user")["artist_id"].tolist()
-    assert saved.ratings("actions-user") == {artist[0]: 5}
-    assert len(saved.queue("actions-user")) == 1
-    at.button(key="mood_detail_skip").click().run()
-    assert saved.ratings("actions-user") == {artist[0]: 2}
-    assert first["name"] in at.dataframe[0].value["name"].tolist()
+def editor(at: AppTest, table: str):
+    return next(d for d in at.data_editor if d.key and d.key.startswith(f"{table}_"))
 
-    at.button(key="mood_detail_more").click().run()
-    assert at.query_params["track"] == saved.queue("actions-user")[0]
+
+def edit_state(at: AppTest, key: str) -> dict:
+    try:
+        return at.session_state[key]
+    except KeyError:
+        return {"edited_rows": {}, "added_rows": [], "deleted_rows": []}
+
+
+def tick(at: AppTest, table: str, row: int, mark: str, value: bool = True) -> AppTest:
+    """One click on a result table's box, as the browser sends it: the editor's edit state
+    with this cell added to the cells clicked before."""
+    key = editor(at, table).key
+    state = edit_state(at, key)
+    rows = {int(r): dict(c) for r, c in state["edited_rows"].items()}
+    rows.setdefault(row, {})[mark] = value
+    at.session_state[key] = {"edited_rows": rows, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def marks(at: AppTest, table: str) -> pd.DataFrame:
+    """A result table as it shows: its data with the clicked cells."""
+    shown = editor(at, table)
+    frame = shown.value
+    for row, cells in edit_state(at, shown.key)["edited_rows"].items():
+        for mark, value in cells.items():
+            frame.loc[frame.index[int(row)], mark] = value
+    return frame
+
+
+def test_one_click_like_skip_and_play_next_on_a_result_row(data_env: Path) -> None:
+    at = start("actions-user", "pages/mood_search.py")
+    found = search(at, "angry workout")
+    assert list(found.columns[:4]) == ["like", "skip", "queue", "more"]
+    assert not found[["like", "skip", "queue", "more"]].to_numpy().any()
+    saved = store(data_env)
+
+    tick(at, "mood", 0, "queue")
+    [queued] = saved.queue("actions-user")
+    tick(at, "mood", 0, "like")  # one click each, no row to select first
+    artist = saved.table("actions-user")["artist_id"].tolist()
+    assert saved.ratings("actions-user") == {artist[0]: 5}  # a liked track likes its artist
+    assert saved.track_feedback("actions-user") == {queued: (artist[0], "like")}
+    shown = marks(at, "mood").iloc[0]
+    assert shown["like"] and shown["queue"] and not shown["skip"]  # drawn from what is saved
+
+    tick(at, "mood", 0, "skip")  # "not this track": the like goes, no 2 stars for the artist
+    assert saved.track_feedback("actions-user") == {queued: (artist[0], "skip")}
+    assert saved.ratings("actions-user") == saved.effective_ratings("actions-user") == {}
+    shown = marks(at, "mood").iloc[0]
+    assert shown["skip"] and not shown["like"]
+    assert found["name"].iloc[0] == marks(at, "mood")["name"].iloc[0]  # the list stays
+
+    tick(at, "mood", 0, "queue", False)
+    assert saved.queue("actions-user") == []
+    tick(at, "mood", 0, "more")
+    assert at.query_params["track"] == queued
     assert at.title[0].value == "🔎 Similar" and len(at.dataframe) == len(MODELS) + 1
+
+
+def test_mood_search_keeps_its_filters_in_the_url(data_env: Path) -> None:
+    at = start("link-user", "pages/mood_search.py", q="music to focus on coding",
+               energy="0.7-1", k="5", tempo="oops")  # fmt: skip
+    assert at.slider(key="mood_energy").value == (0.7, 1.0)
+    assert at.slider(key="mood_k").value == 5
+    assert any("tempo='oops'" in c.value.replace("\\", "") for c in at.caption)  # named
+    table = at.dataframe[0].value
+    energy = UNIT_FEATURES.index("energy")
+    assert len(table) == 5 and min(s[energy] for s in table["sound"]) >= 0.7
+    at.slider(key="mood_pop").set_value((20, 80))
+    at.slider(key="mood_energy").set_value((0.0, 1.0))
+    at.form_submit_button[0].click().run()
+    assert at.query_params["pop"] == "20-80" and at.query_params["k"] == "5"
+    assert "energy" not in at.query_params  # back at its default: a plain URL
 
 
 def rate_survey(at: AppTest, stars: list[int]) -> None:
@@ -139,6 +203,37 @@ def test_survey_saves_ratings_then_for_you_recommends(data_env: Path) -> None:
     assert not names & set(artists["name"])
 
 
+def cards(at: AppTest) -> dict[str, int | None]:
+    """The survey's cards: artist id → the stars shown (None when unrated), in order."""
+    return {
+        f.key.rsplit("_", 1)[-1]: None if f.value is None else f.value + 1
+        for f in at.feedback
+        if f.key.startswith("stars_survey_")
+    }
+
+
+def test_other_artists_and_a_reload_keep_the_surveys_progress(data_env: Path) -> None:
+    at = start("refresher", "pages/rate_artists.py")
+    rate_survey(at, [4] * 7)
+    before = cards(at)
+    rated = [a for a, s in before.items() if s]
+    assert len(rated) == 7 and progress_text(at).startswith("7 of 10 rated")
+
+    next(b for b in at.button if b.label == "Show me other artists").click().run()
+    after = cards(at)
+    assert progress_text(at).startswith("7 of 10 rated")  # the bar does not reset
+    assert [a for a, s in after.items() if s] == rated  # rated cards stay, in their places
+    new = [a for a, s in after.items() if not s]
+    assert len(new) == 3 and not set(new) & set(before)  # the unrated ones are new artists
+    assert any(link.proto.label == "See your recommendations" for link in at.get("page_link"))
+
+    again = start("refresher", "pages/rate_artists.py")  # a reload: a new session
+    assert progress_text(again).startswith("7 of 10 rated")
+    shown = cards(again)
+    assert len(shown) == 10 and not set(shown) & set(rated)  # the next unrated artists
+    assert any(link.proto.label == "See your recommendations" for link in again.get("page_link"))
+
+
 def test_ratings_persist_in_a_fresh_session(data_env: Path) -> None:
     store(data_env).import_csv(
         "returning",
@@ -149,7 +244,7 @@ def test_ratings_persist_in_a_fresh_session(data_env: Path) -> None:
         ),
     )
     at = start("returning", "pages/rate_artists.py")
-    assert "4 ratings saved as “returning”" in progress_text(at)
+    assert progress_text(at).startswith("4 of 10 rated · saved as “returning”")
     assert len(at.dataframe[0].value) == 4
     at.switch_page("pages/for_you.py").run()
     assert len(at.dataframe[0].value) == 10
@@ -161,11 +256,11 @@ def test_for_you_without_ratings_says_what_to_do(data_env: Path) -> None:
     assert "Your queue is empty" in at.info[1].value
 
 
-def test_for_you_weights_familiarity_and_queue(data_env: Path) -> None:
-    ids = pd.read_parquet(data_env / "catalog" / "tracks.parquet")["track_id"][:2].tolist()
+def tuner(data_env: Path, profile: str, queued: int = 0) -> list[str]:
+    ids = pd.read_parquet(data_env / "catalog" / "tracks.parquet")["track_id"][:queued].tolist()
     saved = store(data_env)
     saved.import_csv(
-        "tuner",
+        profile,
         "artist_id,stars\n"
         + "\n".join(
             f"{a},4"
@@ -173,7 +268,12 @@ def test_for_you_weights_familiarity_and_queue(data_env: Path) -> None:
         ),
     )
     for track in ids:
-        saved.enqueue("tuner", track)
+        saved.enqueue(profile, track)
+    return ids
+
+
+def test_for_you_weights_familiarity_and_queue(data_env: Path) -> None:
+    tuner(data_env, "tuner", queued=2)
     at = start("tuner", "pages/for_you.py")
     at.checkbox[0].uncheck()
     for model in ("als", "audio", "semantic"):
@@ -185,6 +285,40 @@ def test_for_you_weights_familiarity_and_queue(data_env: Path) -> None:
     assert artists["score"].tolist() == sorted(artists["score"], reverse=True)
     assert len(at.dataframe) == 4  # artists, tracks, the queue and what comes next
     assert len(at.dataframe[2].value) == 2 and len(at.dataframe[3].value) == 10
+    assert at.query_params["familiarity"] == "hits" and at.query_params["auto"] == "0"
+    assert at.query_params["w_als"] == "0" and "w_coplay" not in at.query_params
+
+
+def test_for_you_reloads_with_its_settings(data_env: Path) -> None:
+    tuner(data_env, "reloader")
+    link = {"familiarity": "well", "auto": "0", "w_als": "0.5", "diversity": "0.3", "k": "5",
+            "mood": "late night drive"}  # fmt: skip
+    at = start("reloader", "pages/for_you.py", **link)  # a reload, or a shared link
+    assert at.select_slider[0].value == "Well known" and at.checkbox[0].value is False
+    assert at.slider(key="w_als").value == 0.5 and at.slider(key="fy_diversity").value == 0.3
+    assert at.text_input(key="fy_mood").value == "late night drive"
+    assert len(at.dataframe[0].value) == 5 and len(at.dataframe[1].value) == 5
+    assert any("late night drive" in c.value for c in at.caption)
+    assert {k: at.query_params[k] for k in link} == link  # and the URL still says so
+
+
+def test_for_you_skips_a_track_and_edits_the_queue(data_env: Path) -> None:
+    queued = tuner(data_env, "editor", queued=3)
+    at = start("editor", "pages/for_you.py")
+    first = marks(at, "fy_tracks")["name"].iloc[0]
+    tick(at, "fy_tracks", 0, "skip")  # not this track: For You leaves it out from now on
+    assert first not in marks(at, "fy_tracks")["name"].tolist()
+    assert len(marks(at, "fy_tracks")) == 10
+    saved = store(data_env)
+    tick(at, "fy_queue", 2, "up")
+    assert saved.queue("editor") == [queued[0], queued[2], queued[1]]
+    tick(at, "fy_queue", 0, "down")
+    assert saved.queue("editor") == [queued[2], queued[0], queued[1]]
+    tick(at, "fy_queue", 1, "remove")
+    assert saved.queue("editor") == [queued[2], queued[1]]
+    assert len(marks(at, "fy_queue")) == 2
+    at.button(key="fy_clear").click().run()
+    assert saved.queue("editor") == [] and "Your queue is empty" in at.info[-1].value
 
 
 BAD_CSV = b"artist_id,stars\nnobody,5\nalso-nobody,x\n"
@@ -213,12 +347,18 @@ def test_import_export_and_delete(data_env: Path) -> None:
     assert "No ratings yet" in at.info[0].value
 
 
-def test_similar_shows_every_model(data_env: Path) -> None:
-    track = pd.read_parquet(data_env / "catalog" / "tracks.parquet")["track_id"][5]
+def test_similar_shows_every_model_and_never_the_song_itself(data_env: Path) -> None:
+    tracks = pd.read_parquet(data_env / "catalog" / "tracks.parquet")
+    songs = pd.Series(song_keys(tracks["artist_name"], tracks["name"]), index=tracks["track_id"])
+    twice = songs[songs.duplicated(keep=False)]  # a song with another recording (another id)
+    track = twice.index[0]
     at = start("neighbour", "pages/similar.py", track=track)
     assert not at.error
     assert len(at.dataframe) == len(MODELS) + 1  # every model and the hybrid
     assert all(len(d.value) == 10 for d in at.dataframe)
+    for table in at.dataframe:
+        title, artist = table.value["item"].str.rsplit(" — ", n=1, expand=True).T.to_numpy()
+        assert songs[track] not in set(song_keys(artist, title))
     assert len(at.get("plotly_chart")) == 1
     at.segmented_control(key="sim_kind").set_value("artist").run()
     assert "Search artists by name above" in at.info[0].value
@@ -226,12 +366,13 @@ def test_similar_shows_every_model(data_env: Path) -> None:
 
 def test_bad_profile_name_falls_back(data_env: Path) -> None:
     at = start("../../etc")
-    assert "cannot contain '/'" in at.sidebar.error[0].value
+    shown = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", at.sidebar.error[0].value)  # as Markdown shows it
+    assert "cannot contain '/' or '\\' or be '.' or '..'; using “guest”" in shown
     assert at.query_params["profile"] == "guest"
     # AppTest reruns only the page script after the first run (the pages/ folder wins over
     # st.navigation there), so the sidebar field itself is exercised by the browser test.
     at.switch_page("pages/rate_artists.py").run()
-    assert "ratings saved as “guest”" in progress_text(at)
+    assert "saved as “guest”" in progress_text(at)
 
 
 def test_mood_search_shows_how_it_read_the_request(data_env: Path) -> None:

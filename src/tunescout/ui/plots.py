@@ -53,8 +53,16 @@ def feature_radar(
                 r=[*r, r[0]], theta=[*axes, axes[0]], name=html.escape(label), fill=fill
             )
         )
+    grid = "rgba(160,160,160,0.35)"  # reads on the dark theme and on a light one
     fig.update_layout(
-        polar={"radialaxis": {"range": [0, 1]}}, showlegend=True, margin={"t": 30, "b": 30}
+        polar={
+            "bgcolor": "rgba(0,0,0,0)",
+            "radialaxis": {"range": [0, 1], "gridcolor": grid, "linecolor": grid},
+            "angularaxis": {"gridcolor": grid, "linecolor": grid},
+        },
+        paper_bgcolor="rgba(0,0,0,0)",
+        showlegend=True,
+        margin={"t": 30, "b": 30},
     )
     return fig
 

@@ -98,7 +98,8 @@ def _checked(name: object, fallback: str) -> str:
     try:
         checked = validate_profile(str(name).strip())
     except TunescoutError as exc:
-        st.session_state["profile_error"] = f"{exc}; using “{escape(fallback)}”"
+        # escaped: Markdown would eat the backslash of "cannot contain '/' or '\\'"
+        st.session_state["profile_error"] = f"{escape(exc)}; using “{escape(fallback)}”"
         return fallback
     st.session_state.pop("profile_error", None)
     return checked
@@ -119,7 +120,16 @@ def profile() -> str:
     return state["active_profile"]
 
 
-def ratings() -> dict[str, int]:
-    """The active profile's saved ratings of artists in the loaded catalog (older builds may differ)."""
+def ratings(effective: bool = False) -> dict[str, int]:
+    """The active profile's ratings of artists in the loaded catalog (older builds may differ):
+    as saved, or (``effective``) what recommendations start from, with the weak no of an artist
+    whose tracks were skipped (:meth:`RatingsStore.effective_ratings`)."""
     known = engine().artists.index
-    return {a: s for a, s in store().ratings(profile()).items() if a in known}
+    saved = store().effective_ratings(profile()) if effective else store().ratings(profile())
+    return {a: s for a, s in saved.items() if a in known}
+
+
+def skipped_tracks() -> set[str]:
+    """The tracks the active profile skipped ("not this track")."""
+    feedback = store().track_feedback(profile())
+    return {t for t, (_, action) in feedback.items() if action == "skip"}

@@ -10,7 +10,7 @@ import streamlit as st
 
 from tunescout.domain.features import UNIT_FEATURES
 from tunescout.serving.filters import Filters
-from tunescout.ui import state
+from tunescout.ui import state, urlstate
 
 FAMILIARITY = {
     "Deep cuts": (0.0, 0.33),
@@ -51,28 +51,68 @@ def popularity_band(band: str, kind: str) -> tuple[float, float] | None:
     return float(lo) if share[0] > 0 else 0.0, float(hi) if share[1] < 1 else 100.0
 
 
-def filter_controls(key: str, years: bool = True) -> Filters:
-    """Genre, energy, tempo, popularity and era widgets; only moved sliders become filters."""
+def filter_keys(key: str) -> dict[str, str]:
+    """URL name → widget key of each filter (``?genre=rock&genre=pop&energy=0.5-1&era=1990-1999``)."""
+    names = {"genre": "genres", "energy": "energy", "tempo": "tempo", "pop": "pop", "era": "years"}
+    return {name: f"{key}_{widget}" for name, widget in names.items()}
+
+
+def filter_defaults() -> dict[str, Any]:
+    """Each filter's value when it filters nothing, by URL name."""
+    return {"genre": [], "energy": (0.0, 1.0), "tempo": (40, 220), "pop": (0, 100),
+            "era": facts()["years"]}  # fmt: skip
+
+
+def seed_filters(link: urlstate.Link, key: str) -> None:
+    """Give the filter widgets their values from the link the first time a session shows them."""
     info = facts()
+    era = info["years"]
+    values = {
+        "genre": link.many("genre", info["genres"]),
+        "energy": link.span("energy", (0.0, 1.0), 0.0, 1.0),
+        "tempo": link.span("tempo", (40, 220), 40, 220, whole=True),
+        "pop": link.span("pop", (0, 100), 0, 100, whole=True),
+        "era": link.span("era", era, era[0], max(era[1], era[0] + 1), whole=True),
+    }
+    urlstate.seed(values, filter_keys(key))
+
+
+def filter_values(key: str) -> dict[str, Any]:
+    """The filter widgets' current values by URL name (for :func:`urlstate.write`)."""
+    values = {}
+    for name, widget in filter_keys(key).items():
+        value = st.session_state.get(widget)
+        values[name] = tuple(value) if isinstance(value, list) and name != "genre" else value
+    return values
+
+
+def filter_controls(key: str, years: bool = True) -> Filters:
+    """Genre, energy, tempo, popularity and era widgets; only moved sliders become filters.
+
+    Each widget starts from its session value (seeded from the URL by :func:`seed_filters`), else
+    from the value that filters nothing."""
+    info = facts()
+    era = info["years"]
+    for name, widget in filter_keys(key).items():
+        st.session_state.setdefault(widget, filter_defaults()[name])
     genres = st.multiselect("Genres", info["genres"], key=f"{key}_genres", placeholder="any genre")
     left, right = st.columns(2)
-    energy = left.slider("Energy", 0.0, 1.0, (0.0, 1.0), 0.05, key=f"{key}_energy")
-    tempo = right.slider("Tempo (BPM)", 40, 220, (40, 220), 5, key=f"{key}_tempo")
-    popularity = left.slider("Popularity", 0, 100, (0, 100), 5, key=f"{key}_pop")
-    era = info["years"]
+    energy = left.slider("Energy", 0.0, 1.0, step=0.05, key=f"{key}_energy")
+    tempo = right.slider("Tempo (BPM)", 40, 220, step=5, key=f"{key}_tempo")
+    popularity = left.slider("Popularity", 0, 100, step=5, key=f"{key}_pop")
     chosen_years = (
-        right.slider("Era", era[0], max(era[1], era[0] + 1), era, key=f"{key}_years")
-        if years
-        else era
+        right.slider("Era", era[0], max(era[1], era[0] + 1), key=f"{key}_years") if years else era
     )
     features = {}
-    if energy != (0.0, 1.0):
-        features["energy"] = energy
-    if tempo != (40, 220):
+    if tuple(energy) != (0.0, 1.0):
+        features["energy"] = tuple(energy)
+    if tuple(tempo) != (40, 220):
         features["tempo"] = (float(tempo[0]), 300.0 if tempo[1] == 220 else float(tempo[1]))
     return Filters(
         genres=tuple(genres),
         features=features,
-        popularity=None if popularity == (0, 100) else (float(popularity[0]), float(popularity[1])),
+        popularity=None
+        if tuple(popularity) == (0, 100)
+        else (float(popularity[0]), float(popularity[1])),
         years=None if tuple(chosen_years) == tuple(era) else tuple(chosen_years),
     )
