@@ -1,7 +1,9 @@
 """End to end: ``streamlit run app.py`` on the synthetic data directory, driven by headless Chromium.
 
-Screenshots go to ``screenshots/`` (git-ignored) together with ``timings.json``: seconds from
-``streamlit run`` until Home is interactive, and how long a new mood query takes in the browser.
+A screenshot of every page goes to ``tunescout-screenshots`` in the temp dir, with ``timings.json``: seconds from ``streamlit run`` until Home is
+interactive, a new mood query, one click on a result row's 👍 until it is saved and until the page
+has run again, "Show me other artists", and a click on the explorer's plot until its neighbours
+are listed (the machine's load average beside them).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,10 +22,12 @@ from pathlib import Path
 import pytest
 from playwright import sync_api as playwright
 
+from tunescout.serving.ratings import RatingsStore
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "screenshots"
+SHOTS = Path(tempfile.gettempdir()) / "tunescout-screenshots"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",
@@ -95,7 +100,8 @@ def server(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             proc.kill()
         log.close()
         TIMINGS.pop("started", None)
-        SHOTS.mkdir(exist_ok=True)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        TIMINGS["load_average_1min"] = os.getloadavg()[0]
         (SHOTS / "timings.json").write_text(
             json.dumps({k: round(v, 2) for k, v in TIMINGS.items()}, indent=2)
         )
@@ -112,7 +118,7 @@ def browser(server: str) -> Iterator:
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(300)  # let charts finish drawing
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -131,7 +137,29 @@ def open_page(page, link: str, heading: str) -> None:
     settle(page)
 
 
-def test_listener_and_new_user_journey(server: str, browser) -> None:
+# A result table's boxes come first: 👍, 👎, ▶ (tracks), 🔎 (tables.MARK_WIDTH px each).
+MARK, ROW = 40, 35  # px: a mark column's width; a row's (and the header's) height
+LIKE, SKIP, QUEUE, MORE = range(4)
+
+
+def click_box(page, table, row: int, mark: int) -> None:
+    """One click on a result table's box (the grid draws on a canvas: click where it is)."""
+    box = None
+    while box is None:  # None for a moment while the table is drawn afresh
+        box = table.bounding_box()
+    page.mouse.click(box["x"] + MARK * mark + MARK / 2, box["y"] + ROW * (row + 1) + ROW / 2)
+
+
+def wait_until(check, timeout: float = STEP / 1000) -> float:
+    """Seconds until ``check()`` is true."""
+    started = time.perf_counter()
+    while not check():
+        assert time.perf_counter() - started < timeout, "timed out"
+        time.sleep(0.02)
+    return time.perf_counter() - started
+
+
+def test_listener_and_new_user_journey(server: str, browser, synthetic_dir: Path) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(f"{server}/?profile=browser-user")
     page.get_by_label("What do you want to hear?").wait_for(timeout=LOAD)
@@ -157,18 +185,59 @@ def test_listener_and_new_user_journey(server: str, browser) -> None:
     page.get_by_text("10 tracks for “music to focus on coding”").wait_for(timeout=STEP)
     settle(page)
     TIMINGS["new_mood_query_in_browser_s"] = time.perf_counter() - started
-    page.get_by_role("button", name="👍 Like").click()
+
+    # Like from a result row in one click: no row to select first, no button to find.
+    store = RatingsStore(synthetic_dir / "ratings.sqlite")
+    table = page.locator('[data-testid="stDataFrame"]').first
+    started = time.perf_counter()
+    click_box(page, table, 0, LIKE)
+    TIMINGS["like_click_to_saved_s"] = wait_until(lambda: store.track_feedback("browser-user"))
+    page.get_by_text("Liked ").first.wait_for(timeout=STEP)  # the toast, from the rerun
     settle(page)
+    TIMINGS["like_click_to_page_run_s"] = time.perf_counter() - started
+    [(artist, action)] = store.track_feedback("browser-user").values()
+    assert action == "like" and store.ratings("browser-user") == {artist: 5}
+    click_box(page, table, 1, SKIP)  # "not this track": never a rating of its artist
+    wait_until(lambda: len(store.track_feedback("browser-user")) == 2)
+    assert store.ratings("browser-user") == {artist: 5}
+    click_box(page, table, 2, QUEUE)  # two quick clicks, faster than a page run: both count
+    page.wait_for_timeout(150)
+    click_box(page, table, 3, QUEUE)
+    wait_until(lambda: len(store.queue("browser-user")) == 2)
+    settle(page)
+    shot(page, "2b-mood-search-liked-skipped-queued")
 
     open_page(page, "Rate artists", "⭐ Rate artists")
     stars = page.locator('[data-testid="stFeedback"]')
     stars.nth(9).wait_for(timeout=STEP)
     assert stars.count() == 10
-    for i in range(5):
+    for i in range(5):  # the liked artist counts too: 1 rating before the survey
         stars.nth(i).get_by_role("radio", name="4 out of 5 stars").click()
-        page.get_by_text(f"{i + 1} of 10 rated").wait_for(timeout=STEP)
+        page.get_by_text(f"{i + 2} of 10 rated").wait_for(timeout=STEP)
     settle(page)
     shot(page, "3-rate-artists")
+
+    # Refresh the survey without losing progress: the bar, the rated cards and the link stay.
+    def card(i: int) -> str:
+        """The artist's name on the i-th card (in the page's order)."""
+        block = stars.nth(i).locator("xpath=ancestor::div[@data-testid='stVerticalBlock'][1]")
+        return block.locator("strong").first.inner_text()
+
+    rated = [card(i) for i in range(5)]
+    started = time.perf_counter()
+    page.get_by_role("button", name="Show me other artists").click()
+    settle(page)
+    TIMINGS["other_artists_s"] = time.perf_counter() - started
+    page.get_by_text("6 of 10 rated").wait_for(timeout=STEP)
+    page.get_by_role("link", name="See your recommendations").wait_for(timeout=STEP)
+    assert [card(i) for i in range(5)] == rated
+    shot(page, "3b-rate-artists-other-artists")
+    page.reload()  # a new session: progress from what is saved, the next unrated artists
+    page.get_by_text("6 of 10 rated").wait_for(timeout=LOAD)
+    page.get_by_role("link", name="See your recommendations").wait_for(timeout=STEP)
+    settle(page)
+    shown = [card(i) for i in range(10)]
+    assert not set(shown) & set(rated)
 
     open_page(page, "For You", "🎁 For You")
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=STEP)
@@ -183,8 +252,32 @@ def test_listener_and_new_user_journey(server: str, browser) -> None:
     settle(page)
     shot(page, "6-similar-search")
 
-    open_page(page, "Embedding explorer", "Embedding explorer")
-    shot(page, "7-explorer")
+    open_page(page, "Model report", "📊 Model report")
+    shot(page, "7-model-report")
+    page.close()
+
+
+def test_for_you_reloads_with_its_settings(server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{server}/for_you?profile=browser-user")
+    page.get_by_role("heading", name="🎁 For You").wait_for(timeout=LOAD)
+    settle(page)
+    page.get_by_label("Mood (optional)").fill("late night drive")
+    familiarity = page.locator('[data-testid="stSlider"]').filter(has_text="Familiarity")
+    familiarity.get_by_role("slider").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")  # Anything → Well known → Hits
+    page.get_by_role("button", name="Update").click()
+    page.get_by_text("and the mood “late night drive”").wait_for(timeout=STEP)
+    settle(page)
+    assert "mood=late+night+drive" in page.url and "familiarity=hits" in page.url
+
+    page.reload()
+    page.get_by_text("and the mood “late night drive”").wait_for(timeout=LOAD)
+    settle(page)
+    assert page.get_by_label("Mood (optional)").input_value() == "late night drive"
+    assert familiarity.get_by_test_id("stSliderThumbValue").inner_text() == "Hits"
+    shot(page, "8-for-you-reloaded")
     page.close()
 
 
@@ -192,12 +285,48 @@ def test_ratings_survive_a_new_tab(server: str, browser) -> None:
     context = browser.new_context(viewport={"width": 1400, "height": 1800})
     page = context.new_page()
     page.goto(f"{server}/rate_artists?profile=browser-user")
-    page.get_by_text("5 of 10 rated · 6 ratings saved as “browser-user”").wait_for(timeout=LOAD)
+    page.get_by_text("6 of 10 rated · saved as “browser-user”").wait_for(timeout=LOAD)
     assert page.get_by_label("Profile", exact=True).input_value() == "browser-user"
+    page.get_by_label("Profile", exact=True).fill("a\\b")
+    page.keyboard.press("Enter")
+    page.get_by_text("cannot contain '/' or '\\' or be '.' or '..'").wait_for(timeout=STEP)
     page.get_by_label("Profile", exact=True).fill("someone-else")
     page.keyboard.press("Enter")
-    page.get_by_text("0 ratings saved as “someone-else”").wait_for(timeout=STEP)
+    page.get_by_text("0 of 10 rated · saved as “someone-else”").wait_for(timeout=STEP)
     assert "profile=someone-else" in page.url
     settle(page)
-    shot(page, "8-new-tab-other-profile")
+    shot(page, "9-new-tab-other-profile")
     context.close()
+
+
+POINT = """(chart) => {
+    const plot = chart.querySelector('.js-plotly-plot');
+    const trace = plot._fullData.find((t) => t.visible !== false && t.x && t.x.length > 10);
+    const {xaxis, yaxis} = plot._fullLayout;
+    const at = Math.floor(trace.x.length / 2);
+    const box = plot.getBoundingClientRect();
+    return {x: box.x + xaxis._offset + xaxis.d2p(trace.x[at]),
+            y: box.y + yaxis._offset + yaxis.d2p(trace.y[at])};
+}"""
+
+
+def test_a_click_on_the_explorers_plot_lists_and_draws_the_neighbours(server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{server}/explorer?profile=browser-user")
+    page.get_by_role("heading", name="Embedding explorer").first.wait_for(timeout=LOAD)
+    settle(page)
+    shot(page, "10-explorer")
+    page.get_by_role("button", name="Project").click()
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.locator(".js-plotly-plot").wait_for(timeout=STEP)
+    settle(page)
+    assert page.get_by_text("Nearest in the original space").count() == 0
+    point = chart.evaluate(POINT)
+    started = time.perf_counter()
+    page.mouse.click(point["x"], point["y"])
+    page.get_by_text("Nearest in the original space").wait_for(timeout=STEP)
+    TIMINGS["explorer_click_to_neighbours_s"] = time.perf_counter() - started
+    settle(page)
+    assert page.get_by_role("link", name="More like this (Similar)").count() == 1
+    shot(page, "11-explorer-neighbours")
+    page.close()
