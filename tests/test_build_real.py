@@ -13,10 +13,10 @@ from tunescout.indexes import store
 @pytest.mark.slow
 def test_full_build_is_current_and_complete(real_dir: Path) -> None:
     build = store.open_current(real_dir / "indexes")
-    assert set(build.components) == {"content", "als", "semantic"}
-    assert build.components["content"]["rows"]["tracks"] == 28_356
+    assert set(build.components) == {"audio", "als", "semantic", "coplay", "tags"}
+    assert build.components["audio"]["rows"]["tracks"] == 28_356
     semantic = build.components["semantic"]
-    assert semantic["stats"]["tracks"]["documents"] == 28_356
+    assert semantic["params"]["stats"]["tracks"]["documents"] == 28_356
 
 
 @pytest.mark.slow
@@ -29,10 +29,10 @@ def test_real_engine_answers_every_kind_of_question(real_engine) -> None:
     recs = real_engine.recommend({radiohead: 5, portishead: 5}, k=10)
     assert len(recs) == 10 and recs["reason"].str.contains("Radiohead|Portishead").any()
     assert len(real_engine.recommend_for_user("hetrec:2", k=10)) == 10
-    listened = set(real_engine.als.ids)
+    listened = set(real_engine.als.ids("artists"))
     tracks = real_engine.catalog.tracks
     track = tracks.loc[tracks["artist_id"].isin(listened), "track_id"].iloc[0]
-    for model in ("cosine", "als", "semantic", "hybrid"):
+    for model in ("audio", "als", "semantic", "hybrid"):
         assert len(real_engine.similar_tracks(track, k=5, model=model)) == 5
     unheard = tracks.loc[~tracks["artist_id"].isin(listened), "track_id"].iloc[0]
     with pytest.raises(DataMissingError, match="no listening data for"):

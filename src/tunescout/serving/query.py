@@ -22,6 +22,12 @@ from tunescout.serving.names import FILLER, Reference, Vocabulary
 # "cleaning the house"); and words that make them one.
 AMBIGUOUS = frozenset({"house", "dance", "trap", "swing", "dub"})
 QUALIFIERS = frozenset({"deep", "tech", "progressive", "acid", "electro", "future", "latin", "uk"})
+# Nouns after an ambiguous word that make it a genre ("trap bangers", "house classics").
+MUSIC_NOUNS = frozenset(
+    f"{w}s" if plural else w
+    for w in ("music", "track", "song", "hit", "banger", "beat", "anthem", "jam", "tune", "classic")
+    for plural in (False, True)
+) | {"playlist", "mix"}
 MAX_SPAN = 6  # words in the longest name tried at one place
 DECADE_WORDS = {
     "fifties": 1950,
@@ -400,10 +406,11 @@ def _genres(work: str, vocab: Vocabulary, query: Query) -> str:
 
 def _names_genre(tokens: list[tuple[str, int, int]], i: int, n: int) -> bool:
     """Whether an everyday word that is also a genre ("house") is used as one: the whole
-    request, or next to "music" or a genre qualifier ("deep house", "house music")."""
+    request, before a word for music ("house music", "trap bangers") or after a genre qualifier
+    ("deep house")."""
     before = tokens[i - 1][0] if i > 0 else ""
     after = tokens[i + n][0] if i + n < len(tokens) else ""
-    return len(tokens) == n or after in ("music", "track", "tracks") or before in QUALIFIERS
+    return len(tokens) == n or after in MUSIC_NOUNS or before in QUALIFIERS
 
 
 def describe(words: Iterable[str]) -> str:
