@@ -45,7 +45,7 @@ COLUMNS = {
     **_MARK,
     # Widths that show a whole name, artist, year and three genres at 1,400 px; the long text
     # ("why", "reason") comes last and is whole in the row's detail below the table.
-    "name": st.column_config.TextColumn(width=150),
+    "name": st.column_config.TextColumn(width=140),
     "artist": st.column_config.TextColumn(width=140),
     "year": st.column_config.NumberColumn(format="%d", width=48),
     "genres": st.column_config.TextColumn(width=210),
@@ -54,7 +54,7 @@ COLUMNS = {
     # a fused score is not 0–1 (mood fit, z-scores): a number, not a bar that is always full
     "score": st.column_config.NumberColumn("fit", width=50, format="%.2f"),
     **{
-        m: st.column_config.ProgressColumn(SHORT[m], help=_HELP[m], width=56, **_SCORE)
+        m: st.column_config.ProgressColumn(SHORT[m], help=_HELP[m], width=60, **_SCORE)
         for m in SIGNALS
     },
     "sound": st.column_config.BarChartColumn(
