@@ -321,6 +321,23 @@ def test_for_you_skips_a_track_and_edits_the_queue(data_env: Path) -> None:
     assert saved.queue("editor") == [] and "Your queue is empty" in at.info[-1].value
 
 
+def test_for_you_reads_two_skipped_tracks_of_an_artist_as_a_weak_no(data_env: Path) -> None:
+    tuner(data_env, "weak-no")
+    tracks = pd.read_parquet(data_env / "catalog" / "tracks.parquet")
+    rated = set(store(data_env).ratings("weak-no"))
+    artist, group = next(
+        (a, g) for a, g in tracks.groupby("artist_id") if len(g) >= 2 and a not in rated
+    )
+    saved = store(data_env)
+    saved.mark_track("weak-no", group["track_id"].iloc[0], artist, "skip")
+    at = start("weak-no", "pages/for_you.py")
+    assert any("From 5 ratings" in c.value for c in at.caption)  # one skip: not this track only
+    saved.mark_track("weak-no", group["track_id"].iloc[1], artist, "skip")
+    at = start("weak-no", "pages/for_you.py")
+    assert any("From 6 ratings" in c.value for c in at.caption)  # two: a weak no for the artist
+    assert artist not in saved.ratings("weak-no")  # computed, never saved as a rating
+
+
 BAD_CSV = b"artist_id,stars\nnobody,5\nalso-nobody,x\n"
 
 
