@@ -147,11 +147,17 @@ class OnnxEncoder:
         return [sum(e.attention_mask) for e in self.tokenizer.encode_batch(texts)]
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """``(len(texts), dim)`` float32 unit vectors, longest texts batched together."""
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        """``(len(texts), dim)`` float32 unit vectors.
+
+        Texts are batched by length in word pieces, and a batch ends where the next text is under
+        half as long as the batch's first: a batch is padded to its longest text, so a query of
+        300 characters encoded with its 64 short phrases would otherwise pad them all to its
+        length (5.5 s instead of a fraction of one, measured at load 10).
+        """
+        lengths = self.word_pieces(texts)
+        order = np.argsort([-n for n in lengths], kind="stable")
         out: np.ndarray | None = None
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in _batches(order, lengths, batch_size):
             batch = self.tokenizer.encode_batch([texts[i] for i in rows])
             feeds = {
                 "input_ids": np.array([e.ids for e in batch], dtype=np.int64),
@@ -165,3 +171,16 @@ class OnnxEncoder:
                 out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
             out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def _batches(order: np.ndarray, lengths: list[int], size: int) -> list[np.ndarray]:
+    """Consecutive runs of ``order`` (longest first) of at most ``size`` texts, each cut where a
+    text is under half as long as the run's first."""
+    runs, start = [], 0
+    while start < len(order):
+        end, stop, longest = start + 1, min(start + size, len(order)), lengths[order[start]]
+        while end < stop and 2 * lengths[order[end]] >= longest:
+            end += 1
+        runs.append(order[start:end])
+        start = end
+    return runs
