@@ -306,18 +306,31 @@ def test_a_rating_put_through_the_api_shows_up_in_the_app(
 def test_feedback_saves_what_the_app_buttons_save(
     client: TestClient, store: RatingsStore, engine: Engine, ids: dict
 ) -> None:
-    from tunescout.api.routes.ratings import LIKE, SKIP
-    from tunescout.ui.actions import LIKE as APP_LIKE
-    from tunescout.ui.actions import SKIP as APP_SKIP
-
-    assert (LIKE, SKIP) == (APP_LIKE, APP_SKIP) == (5, 2)
-    artist_of_track = engine.tracks.at[ids["track"], "artist_id"]
+    tracks = engine.tracks
+    artist_of_track = tracks.at[ids["track"], "artist_id"]
     like = client.post(
         "/feedback", json={"profile": "fb", "item_id": ids["track"], "action": "like"}
     )
     answer = FeedbackOut.model_validate(like.json())
-    assert answer.artist_id == artist_of_track and answer.stars == 5
+    assert answer.artist_id == artist_of_track and answer.stars == 5 and answer.kind == "track"
     assert store.ratings("fb") == {artist_of_track: 5}
+    assert store.track_feedback("fb") == {ids["track"]: (artist_of_track, "like")}
+    # A skipped track is "not this track": its artist's rating is not touched...
+    others = tracks.index[(tracks["artist_id"] == artist_of_track) & (tracks.index != ids["track"])]
+    skip = client.post("/feedback", json={"profile": "fb", "track_id": others[0], "action": "skip"})
+    assert skip.json()["stars"] == 5 and store.ratings("fb") == {artist_of_track: 5}
+    # ... and two skipped tracks of an artist nobody rated are a weak no, never saved.
+    other_artist = tracks.loc[tracks["artist_id"] != artist_of_track, "artist_id"].value_counts()
+    artist = other_artist.index[0]
+    two = tracks.index[tracks["artist_id"] == artist][:2]
+    answers = [
+        client.post("/feedback", json={"profile": "fb", "item_id": t, "action": "skip"}).json()
+        for t in two
+    ]
+    assert [a["stars"] for a in answers] == [None, None]
+    assert [a["effective_stars"] for a in answers] == [None, 2]
+    assert artist not in store.ratings("fb") and store.effective_ratings("fb")[artist] == 2
+    # An artist's skip is 2 stars ("not for me"), as the app's 👎 on an artist row.
     skip = client.post(
         "/feedback",
         json={"profile": "fb", "artist_id": ids["artist"], "action": "skip", "kind": "artist"},

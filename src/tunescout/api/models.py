@@ -119,7 +119,10 @@ class FeedbackIn(Strict):
         validation_alias=AliasChoices("item_id", "track_id", "artist_id"),
         description="a track id (its artist is rated) or an artist id",
     )
-    action: Literal["like", "skip"] = Field(description="like: 5 stars; skip: 2 stars")
+    action: Literal["like", "skip"] = Field(
+        description="a track: like (its artist 5 stars) or skip (not this track); "
+        "an artist: like (5 stars) or skip (2 stars)"
+    )
     kind: Literal["track", "artist"] | None = Field(
         None, description="what item_id is (found out from the catalog when left out)"
     )
@@ -207,8 +210,13 @@ class RatingsOut(BaseModel):
 
 
 class FeedbackOut(RatingOut):
+    stars: int | None = Field(None, description="the artist's saved rating, if any")
     action: Literal["like", "skip"]
     item_id: str
+    kind: Literal["track", "artist"]
+    effective_stars: int | None = Field(
+        None, description="what recommendations start from for the artist (a weak no included)"
+    )
 
 
 class ImportOut(BaseModel):

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from tunescout.serving.ratings import LIKE_STARS
+from tunescout.serving.ratings import LIKE_STARS, NOT_FOR_ME
 from tunescout.ui import state
 from tunescout.ui.routing import SIMILAR
 from tunescout.ui.text import escape, one_line_errors
 
-NOT_FOR_ME = 2  # stars a 👎 on an artist stands for
 MARKS = {"track": ("like", "skip", "queue", "more"), "artist": ("like", "skip", "more")}
 Edit = tuple[int, str, bool]  # (row, mark, new value)
 

@@ -20,13 +20,12 @@ from tunescout.api.models import (
 from tunescout.api.routes import ERRORS
 from tunescout.api.service import EngineDep, api_of, json_response
 from tunescout.errors import UnknownIdError
-from tunescout.serving.ratings import validate_profile
+from tunescout.serving.ratings import LIKE_STARS, NOT_FOR_ME, validate_profile
 
 if TYPE_CHECKING:
     from tunescout.serving.engine import Engine
 
 router = APIRouter(tags=["ratings"], responses=ERRORS)
-LIKE, SKIP = 5, 2  # stars a like / a skip stands for, as the app's buttons save them
 
 
 def _name(engine: Engine | None, artist_id: str) -> str | None:
@@ -36,6 +35,7 @@ def _name(engine: Engine | None, artist_id: str) -> str | None:
 
 
 def _rating(request: Request, profile: str, artist_id: str) -> dict:
+    """The artist's saved rating (``stars`` ``None`` when there is none)."""
     table = api_of(request).store().table(profile)
     row = table[table["artist_id"] == artist_id]
     engine = api_of(request).holder.engine
@@ -43,8 +43,8 @@ def _rating(request: Request, profile: str, artist_id: str) -> dict:
         "profile": validate_profile(profile),
         "artist_id": artist_id,
         "artist_name": _name(engine, artist_id),
-        "stars": int(row["stars"].iloc[0]),
-        "updated_at": str(row["updated_at"].iloc[0]) or None,
+        "stars": int(row["stars"].iloc[0]) if len(row) else None,
+        "updated_at": (str(row["updated_at"].iloc[0]) or None) if len(row) else None,
     }
 
 
@@ -134,16 +134,28 @@ async def import_ratings(
 
 @router.post("/feedback", response_model=FeedbackOut)
 def feedback(request: Request, body: FeedbackIn, engine: EngineDep):
-    """A like (5 stars for the artist) or a skip (2 stars: a weak no) of a track or an artist,
-    saved under the profile as the app's buttons save it."""
+    """A like or a skip of a track or an artist, saved as the app's 👍 / 👎 save it: a liked
+    track rates its artist 5 stars; a skipped track is "not this track" (two skipped tracks of an
+    artist with no rating are a weak no, ``effective_stars``); an artist's like or skip is 5 or 2
+    stars."""
     kind = body.kind
     if kind is None:
         kind = "track" if body.item_id in engine.tracks.index else "artist"
+    store = api_of(request).store()
     if kind == "track":
         artist_id = str(engine.track_info([body.item_id])["artist_id"].iloc[0])
+        store.mark_track(body.profile, body.item_id, artist_id, body.action)
     else:
         artist_id = str(engine.artist_info([body.item_id])["artist_id"].iloc[0])
-    stars = LIKE if body.action == "like" else SKIP
-    api_of(request).store().rate(body.profile, artist_id, stars)
+        store.rate(body.profile, artist_id, LIKE_STARS if body.action == "like" else NOT_FOR_ME)
     saved = _rating(request, body.profile, artist_id)
-    return json_response({**saved, "action": body.action, "item_id": body.item_id})
+    effective = store.effective_ratings(body.profile).get(artist_id)
+    return json_response(
+        {
+            **saved,
+            "action": body.action,
+            "item_id": body.item_id,
+            "kind": kind,
+            "effective_stars": effective,
+        }
+    )
