@@ -73,9 +73,10 @@ class Ranking:
     table: pd.DataFrame
 
     def normalised(self, column: str) -> np.ndarray:
-        """The chosen ids' min–max normalised scores of one column (0 where unknown)."""
+        """The chosen ids' min–max normalised scores of one column (0 where the signal holds no
+        score for an id; NaN throughout for a signal not scored, i.e. weighed 0)."""
         if column not in self.table:
-            return np.zeros(len(self.ids))
+            return np.full(len(self.ids), np.nan)
         values = ranking.minmax(self.table[column].to_numpy())
         return values[self.table.index.get_indexer(self.ids)]
 

@@ -144,7 +144,8 @@ def _table(frame: pd.DataFrame, kind: str, text: str | None) -> pd.DataFrame:
     if kind == "artist":  # each model's score, under whichever names the engine gives them
         for name in _SCORES:
             column = model_name(name)
-            if f"score_{name}" in frame and column not in table:
+            scored = f"score_{name}" in frame and frame[f"score_{name}"].notna().any()
+            if scored and column not in table:  # a model weighed 0 was not asked
                 table[column] = frame[f"score_{name}"].astype(float)
     if text is not None:
         table[text] = frame[text].astype(str)
