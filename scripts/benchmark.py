@@ -57,7 +57,14 @@ def parse_args() -> argparse.Namespace:
         help="only the HTTP API under load: scripts/serve.py on 127.0.0.1 and a bounded client at "
         "1, 8 and 32 connections (with --quick: a small catalog and few requests)",
     )
-    p.add_argument("--data-dir", type=Path, help="with --api: serve this built data dir")
+    p.add_argument(
+        "--explorer",
+        action="store_true",
+        help="only the embedding explorer: PCA, UMAP and t-SNE of 5,000 points (PCA of 50,000 "
+        "too) through its worker processes, first progress and exact neighbours of one item "
+        "(with --quick: hundreds of points)",
+    )
+    p.add_argument("--data-dir", type=Path, help="with --api or --explorer: this built data dir")
     p.add_argument("--api-workers", type=int, default=1, help="with --api: uvicorn workers")
     p.add_argument(
         "--spark",
@@ -206,6 +213,51 @@ def api(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def explorer(args: argparse.Namespace) -> None:
+    """The explorer section alone: projections through its worker processes, printed, as JSON."""
+    from tunescout.research import explorer_bench
+
+    results: dict = {"machine": bench.machine(), "mode": "quick" if args.quick else "full"}
+    sizes = (300, 1_000) if args.quick else (5_000, 50_000)
+    with bench.workdir(args.workdir) as work:
+        if args.data_dir:
+            data = args.data_dir
+        elif args.quick:
+            data = bench.synthetic_data_dir(work / "quick", *SYNTHETIC["quick"])
+        else:
+            data = _real_dir(args, work)
+        folder = work / time.strftime("projections-%Y%m%dT%H%M%S")  # empty: nothing cached
+        log.info("the explorer over %s, projections in %s", data, folder)
+        results["explorer"] = explorer_bench.explorer_benchmark(
+            data, folder, *sizes, pause=0.5 if args.quick else 3.0
+        )
+    found = results["explorer"]
+    results["verdicts"] = [
+        {"target": t, "measured": m, "met": ok}
+        for t, m, ok in explorer_bench.explorer_verdicts(found)
+    ]
+    out = args.out.with_name(args.out.stem + "-explorer.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float))
+    print(f"explorer: {found['space']} ({found['space_items']:,} items, {found['dims_in']} dims), "
+          f"build {found['build']}, {found['cores']} cores")  # fmt: skip
+    print(f"{'projection':22} {'seconds':>8} {'1st JSON':>8} {'moved':>8} {'load':>5}")
+    cold = found["cold_first_job"]
+    for name, r in [(cold["run"] + " cold", cold), *found["runs"].items()]:
+        print(f"{name:22} {r['seconds']:8.2f} {r['first_progress_s']:8.2f} "
+              f"{r['first_moved_s']:8.2f} {r['load_before']:5.1f}")  # fmt: skip
+    near = found["neighbours"]
+    for metric in ("cosine", "l2"):
+        print(f"neighbours ({metric}) of one item over {near['items']:,}: median "
+              f"{near[metric]['median_s'] * 1000:.1f} ms, max {near[metric]['max_s'] * 1000:.1f} ms")  # fmt: skip
+    print(f"\nmachine: {results['machine']}")
+    print(f"load average: {found['load_at_start']:.2f} at start, {found['load_at_end']:.2f} at end")
+    for row in results["verdicts"]:
+        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
+        print(f"{flag}  {row['target']}: {row['measured']}")
+    print(f"wrote {out} in {found['seconds']:.0f} s")
+
+
 # name: (tracks, users, documents actually encoded by MiniLM); 310k users play ~10M artists
 SPARK_SYNTHETIC = {"quick": (3_000, 300, None), "10m": (1_000_000, 310_000, 5_000)}
 
@@ -312,6 +364,9 @@ def main() -> None:
         return
     if args.api:
         api(args)
+        return
+    if args.explorer:
+        explorer(args)
         return
     sizes = args.sizes or (["quick"] if args.quick else ["30k", "100k", "1m"])
     n = args.queries or (40 if args.quick else 300)
