@@ -280,14 +280,16 @@ def test_escaped_text_of_any_kind_reads_literally(text: str) -> None:
 
 def hostile_page(text: str) -> None:
     """A page drawing one item whose every text field is ``text`` through the UI helpers."""
+    import pandas as pd
+
     from tunescout.ui import actions, calls, state, tables
 
     eng = state.engine()
     row = eng.track_info([eng.catalog.tracks["track_id"].iloc[0]]).iloc[0].copy()
     row["name"] = row["artist_name"] = row["why"] = text
     tables.detail(row, "hostile", "track", "why")
-    actions.rate(row["artist_id"], 5, text)
-    actions.queue(row["track_id"], text)
+    # a result row's 👍 and ▶ ticked: each says so in a toast naming the track
+    actions.apply(pd.DataFrame([row]), [(0, "like", True), (0, "queue", True)], "track")
     calls.track_info([text])  # an unknown id quoted back in the error
 
 
