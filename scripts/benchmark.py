@@ -21,6 +21,7 @@ import numpy as np
 from tunescout.cli import run, setup_logging
 from tunescout.config import Settings
 from tunescout.indexes.encoding.encoder import load_encoder
+from tunescout.research import apibench, firstrunbench
 from tunescout.research import benchmark as bench
 
 log = logging.getLogger("benchmark")
@@ -147,11 +148,12 @@ def first_run(args: argparse.Namespace) -> None:
         folder = work / time.strftime("first-run-%Y%m%dT%H%M%S")
         log.info("first run in %s (offline, empty model cache)", folder)
         results["first_run"] = _in_fresh_process(
-            bench.first_run, folder, "songs for a rainy heartbreak", args.quick
+            firstrunbench.first_run, folder, "songs for a rainy heartbreak", args.quick
         )
     found = results["first_run"]
     results["verdicts"] = [
-        {"target": t, "measured": m, "met": ok} for t, m, ok in bench.first_run_verdicts(found)
+        {"target": t, "measured": m, "met": ok}
+        for t, m, ok in firstrunbench.first_run_verdicts(found)
     ]
     out = args.out.with_name(args.out.stem + "-first-run.json")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,10 +189,10 @@ def api(args: argparse.Namespace) -> None:
         else:
             data = _real_dir(args, work)
         log.info("the API over %s: %d requests or %.0f s per run", data, count, seconds)
-        results["api"] = bench.api_benchmark(data, count, seconds, workers=args.api_workers)
+        results["api"] = apibench.api_benchmark(data, count, seconds, workers=args.api_workers)
     found = results["api"]
     results["verdicts"] = [
-        {"target": t, "measured": m, "met": ok} for t, m, ok in bench.api_verdicts(found)
+        {"target": t, "measured": m, "met": ok} for t, m, ok in apibench.api_verdicts(found)
     ]
     out = args.out.with_name(args.out.stem + "-api.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.test_api import copy_data
 from tunescout.config import Settings, load_settings
-from tunescout.research import benchmark as bench
+from tunescout.research import apibench
 from tunescout.serving.engine import Engine
 from tunescout.serving.ratings import RatingsStore
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def served(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     data = copy_data(synthetic_dir, tmp_path_factory.mktemp("api-served") / "data")
-    server = bench.start_api(data, {"TUNESCOUT_API_RATE": "0"})
+    server = apibench.start_api(data, {"TUNESCOUT_API_RATE": "0"})
     try:
         yield data, server
     finally:
@@ -73,9 +73,9 @@ def test_ratings_round_trip_between_the_app_store_and_http(served, engine: Engin
 
 def test_the_load_client_gets_no_errors(served, engine: Engine) -> None:
     data, server = served
-    requests = bench.api_requests(engine.catalog, 20)
+    requests = apibench.api_requests(engine.catalog, 20)
     for kind in ("similar_audio", "session"):
-        run = bench.api_load(server.port, requests[kind], clients=8, count=40, seconds=60)
+        run = apibench.api_load(server.port, requests[kind], clients=8, count=40, seconds=60)
         assert run["errors"] == 0 and run["n"] == 40, run["error_examples"]
         assert run["rps"] > 0 and run["p99"] >= run["p50"] > 0
 

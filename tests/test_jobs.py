@@ -262,7 +262,7 @@ def test_the_first_run_benchmark_times_the_apps_path(tmp_path: Path) -> None:
 
 
 def test_first_run_verdicts() -> None:
-    from tunescout.research.benchmark import first_run_verdicts
+    from tunescout.research.firstrunbench import first_run_verdicts
 
     rows = first_run_verdicts({"usable_s": 12.0, "semantic_mood_s": None})
     assert [(measured, met) for _, measured, met in rows] == [
