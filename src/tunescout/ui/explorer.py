@@ -10,6 +10,7 @@ figure); this module holds the Streamlit state that ties them together.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
@@ -19,7 +20,7 @@ import streamlit as st
 from tunescout.domain.features import AUDIO_FEATURES
 from tunescout.research import explore
 from tunescout.research.projection import METHODS, Params, Projection
-from tunescout.research.projector import CANCELLED, FAILED, Projector, job_key
+from tunescout.research.projector import CANCELLED, DONE, FAILED, Projector, job_key
 from tunescout.ui import routing, state, urlstate
 from tunescout.ui.text import escape
 
@@ -27,6 +28,7 @@ SAMPLINGS = ("uniform random", "stratified by genre")
 CATEGORIES = {"family": "genre family", "genre": "genre or top tag", "cluster": "k-means cluster"}
 SELECTION, ADDED = "xp_selection", "xp_added"
 MAX_SELECTION = 500  # ids kept from one box or lasso
+QUICK_WAIT = 1.5  # seconds a page waits for a new projection before it shows progress instead
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ class View:
 
 @st.cache_resource(show_spinner=False)
 def _projector(folder: str) -> Projector:
-    return Projector(folder)
+    projector = Projector(folder)
+    projector.warm()  # a worker with numpy and scikit-learn imported before the first Project
+    return projector
 
 
 def projector() -> Projector:
@@ -176,6 +180,12 @@ def projected(view: View, vectors: np.ndarray, build: str, restart: bool) -> Pro
         return jobs.result(key)
     if status is None or restart or status.state not in (CANCELLED, FAILED):
         status = jobs.submit(key, vectors, view.params)
+    waited = time.monotonic() + QUICK_WAIT  # a PCA is done in a fraction of a second: draw it
+    while not status.finished and time.monotonic() < waited:  # now, not after a progress poll
+        time.sleep(0.05)
+        status = jobs.status(key) or status
+    if status.state == DONE:
+        return jobs.result(key)
     if status.state == CANCELLED:
         st.info("The projection was cancelled. Press **Project** to start it again.")
         return None
