@@ -92,6 +92,22 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
+def _save(results: dict, verdicts: list, out: Path, suffix: str = "") -> Path:
+    """Put ``(target, measured, met)`` rows into ``results`` and write them as JSON to ``out``
+    (its name with ``suffix`` for a section run alone); returns the path written."""
+    results["verdicts"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in verdicts]
+    out = out.with_name(out.stem + suffix + ".json") if suffix else out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float))
+    return out
+
+
+def _print_verdicts(results: dict) -> None:
+    for row in results["verdicts"]:
+        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
+        print(f"{flag}  {row['target']}: {row['measured']}")
+
+
 def _real_dir(args: argparse.Namespace, work: Path) -> Path:
     """The real data built with the documented commands (collect files, then build)."""
     import subprocess
@@ -151,13 +167,7 @@ def first_run(args: argparse.Namespace) -> None:
             firstrunbench.first_run, folder, "songs for a rainy heartbreak", args.quick
         )
     found = results["first_run"]
-    results["verdicts"] = [
-        {"target": t, "measured": m, "met": ok}
-        for t, m, ok in firstrunbench.first_run_verdicts(found)
-    ]
-    out = args.out.with_name(args.out.stem + "-first-run.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=float))
+    out = _save(results, firstrunbench.first_run_verdicts(found), args.out, "-first-run")
     print(f"first run ({found['cores']} cores, collected {found['collected'] or 'nothing'}, "
           f"job {found['state']}{': ' + found['error'] if found.get('error') else ''})")  # fmt: skip
     for build in found["builds"]:
@@ -170,9 +180,7 @@ def first_run(args: argparse.Namespace) -> None:
     print(f"load average: {found['load_average_before']:.2f} before, "
           f"{found['load_average_after']:.2f} after; CPU steal during the run: "
           f"{found['cpu_steal_s']:.1f} s")  # fmt: skip
-    for row in results["verdicts"]:
-        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
-        print(f"{flag}  {row['target']}: {row['measured']}")
+    _print_verdicts(results)
     print(f"wrote {out}")
 
 
@@ -191,12 +199,7 @@ def api(args: argparse.Namespace) -> None:
         log.info("the API over %s: %d requests or %.0f s per run", data, count, seconds)
         results["api"] = apibench.api_benchmark(data, count, seconds, workers=args.api_workers)
     found = results["api"]
-    results["verdicts"] = [
-        {"target": t, "measured": m, "met": ok} for t, m, ok in apibench.api_verdicts(found)
-    ]
-    out = args.out.with_name(args.out.stem + "-api.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=float))
+    out = _save(results, apibench.api_verdicts(found), args.out, "-api")
     print(f"HTTP API over {found['tracks']:,} tracks, {found['workers']} worker(s), "
           f"{found['cores']} cores; up to {count} requests or {seconds:.0f} s per run")  # fmt: skip
     print(f"{'answers':9} {'request':15} {'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
@@ -209,9 +212,7 @@ def api(args: argparse.Namespace) -> None:
                       f"{r['server_cpu_s'] / r['seconds']:9.0%} {r['load_average_before']:8.2f}")  # fmt: skip
     print(f"\nmachine: {results['machine']}")
     print(f"CPU steal during the runs: {found['cpu_steal_s']:.1f} s")
-    for row in results["verdicts"]:
-        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
-        print(f"{flag}  {row['target']}: {row['measured']}")
+    _print_verdicts(results)
     print(f"wrote {out}")
 
 
@@ -234,13 +235,7 @@ def explorer(args: argparse.Namespace) -> None:
             data, folder, *sizes, pause=0.5 if args.quick else 3.0
         )
     found = results["explorer"]
-    results["verdicts"] = [
-        {"target": t, "measured": m, "met": ok}
-        for t, m, ok in explorer_bench.explorer_verdicts(found)
-    ]
-    out = args.out.with_name(args.out.stem + "-explorer.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=float))
+    out = _save(results, explorer_bench.explorer_verdicts(found), args.out, "-explorer")
     print(f"explorer: {found['space']} ({found['space_items']:,} items, {found['dims_in']} dims), "
           f"build {found['build']}, {found['cores']} cores")  # fmt: skip
     print(f"{'projection':22} {'seconds':>8} {'1st JSON':>8} {'moved':>8} {'load':>5}")
@@ -254,9 +249,7 @@ def explorer(args: argparse.Namespace) -> None:
               f"{near[metric]['median_s'] * 1000:.1f} ms, max {near[metric]['max_s'] * 1000:.1f} ms")  # fmt: skip
     print(f"\nmachine: {results['machine']}")
     print(f"load average: {found['load_at_start']:.2f} at start, {found['load_at_end']:.2f} at end")
-    for row in results["verdicts"]:
-        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
-        print(f"{flag}  {row['target']}: {row['measured']}")
+    _print_verdicts(results)
     print(f"wrote {out} in {found['seconds']:.0f} s")
 
 
@@ -338,20 +331,13 @@ def spark(args: argparse.Namespace) -> None:
                 print(json.dumps({f"{n} {name}": found}, default=float), flush=True)
     results["seconds"] = time.perf_counter() - started
     results["cpu_steal_s"] = bench.steal_seconds() - steal
-    results["verdicts"] = [
-        {"target": t, "measured": m, "met": ok} for t, m, ok in bench.spark_verdicts(results)
-    ]
-    out = args.out.with_name(args.out.stem + "-spark.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, default=float))
+    out = _save(results, bench.spark_verdicts(results), args.out, "-spark")
     for size, engines in results["stages"].items():
         for found in engines.values():
             stages = ", ".join(f"{k} {v:.1f}" for k, v in found["seconds"].items())
             print(f"{size} {found['engine']}: {stages} s (load {found['load_average_after']:.1f})")
     print(f"\nmachine: {results['machine']}")
-    for row in results["verdicts"]:
-        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
-        print(f"{flag}  {row['target']}: {row['measured']}")
+    _print_verdicts(results)
     print(f"wrote {out} in {results['seconds']:.0f} s")
 
 
@@ -420,17 +406,11 @@ def main() -> None:
             results["faiss"][size] = bench.faiss_methods(vectors, queries, methods=methods)
     results["seconds"] = time.perf_counter() - started
     results["cpu_steal_s"] = bench.steal_seconds() - steal
-    results["verdicts"] = [
-        {"target": t, "measured": m, "met": ok} for t, m, ok in bench.verdicts(results)
-    ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=float))
+    _save(results, bench.verdicts(results), args.out)
     print(json.dumps({k: results[k] for k in ("engines", "semantic", "als", "faiss")}, indent=1,
                      default=lambda x: round(float(x), 3)))  # fmt: skip
     print(f"\nmachine: {results['machine']}")
-    for row in results["verdicts"]:
-        flag = {True: "MET ", False: "MISS", None: "----"}[row["met"]]
-        print(f"{flag}  {row['target']}: {row['measured']}")
+    _print_verdicts(results)
     print(
         f"\nCPU steal during the run: {results['cpu_steal_s']:.1f} s (time other VMs had our cores)"
     )
