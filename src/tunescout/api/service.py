@@ -26,6 +26,11 @@ JSON = "application/json"
 MAX_CACHE_BYTES = 64 * 1024 * 1024
 
 
+def build_id(engine: Engine) -> str | None:
+    """The id of the index build ``engine`` serves (``None`` before any build)."""
+    return engine.build.id if engine.build is not None else None
+
+
 class AnswerCache:
     """Answers (JSON bytes) to identical requests, least recently used dropped first.
 
@@ -93,8 +98,7 @@ class Api:
     async def answer(self, engine: Engine, key: tuple, compute: Callable[[], object]) -> Response:
         """The JSON answer of ``compute()`` (run in a worker thread), or the cached one for the
         same build and ``key``."""
-        build = engine.build.id if engine.build is not None else None
-        full = (build, *key)
+        full = (build_id(engine), *key)
         cached = self.cache.get(full)
         if cached is not None:
             self.metrics.cache.labels("hit").inc()

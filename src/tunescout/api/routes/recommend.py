@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from tunescout.api.convert import floats, items
 from tunescout.api.models import K_DOC, OptionsIn, RatingsIn, RecommendationsOut, SessionIn
 from tunescout.api.routes import ERRORS
-from tunescout.api.service import EngineDep, api_of
+from tunescout.api.service import EngineDep, api_of, build_id
 from tunescout.serving import checks, ranking
 
 if TYPE_CHECKING:
@@ -20,17 +20,13 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["recommendations"], responses=ERRORS)
 
 
-def _build(engine: Engine) -> str | None:
-    return engine.build.id if engine.build is not None else None
-
-
 def session(engine: Engine, body: SessionIn) -> dict:
     filters = body.filters.for_engine() if body.filters else None
     found = engine.continue_session(body.track_sequence, k=body.k, filters=filters)
     present = {*engine.indexes, "popularity"}
     weights = {n: w for n, w in ranking.WEIGHTS["session"].items() if n in present}
     return {
-        "build_id": _build(engine),
+        "build_id": build_id(engine),
         "source": "session",
         "kind": "tracks",
         "k": body.k,
@@ -64,7 +60,7 @@ def for_ratings(engine: Engine, ratings: dict, options: OptionsIn, source: str =
         len(ratings), mood is not None, checks.weights(options.weights, names), names
     )
     out = {
-        "build_id": _build(engine),
+        "build_id": build_id(engine),
         "source": source,
         "kind": options.kind,
         "k": options.k,
@@ -151,7 +147,7 @@ async def for_listener(
         checks.valid_text(user_id, "the user id")
         found = engine.recommend_for_user(user_id, k=k, exclude_seen=exclude_seen)
         return {
-            "build_id": _build(engine),
+            "build_id": build_id(engine),
             "source": "listener",
             "kind": "artists",
             "k": k,

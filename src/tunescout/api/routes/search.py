@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from tunescout.api.convert import items, plain
 from tunescout.api.models import K_DOC, ArtistItem, ItemsOut, MoodIn, MoodOut, TrackItem
 from tunescout.api.routes import ERRORS
-from tunescout.api.service import EngineDep, api_of, json_response
+from tunescout.api.service import EngineDep, api_of, build_id, json_response
 
 if TYPE_CHECKING:
     from tunescout.serving.engine import Engine
@@ -17,16 +17,12 @@ if TYPE_CHECKING:
 router = APIRouter(responses=ERRORS)
 
 
-def _build(engine: Engine) -> str | None:
-    return engine.build.id if engine.build is not None else None
-
-
 def mood(engine: Engine, body: MoodIn) -> dict:
     filters = body.filters.for_engine() if body.filters else None
     found = engine.search_mood(body.text, k=body.k, filters=filters)
     notes = found.attrs.get("notes") or []
     return {
-        "build_id": _build(engine),
+        "build_id": build_id(engine),
         "text": body.text,
         "understood": plain(found.attrs.get("understood")),
         "notes": [str(n) for n in notes],
@@ -64,7 +60,7 @@ def find_artists(
     k: Annotated[int, Query(description=K_DOC)] = 10,
 ):
     """Artists whose name contains ``q``, most popular first (to find ids)."""
-    return json_response({"build_id": _build(engine), "items": items(engine.find_artists(q, k))})
+    return json_response({"build_id": build_id(engine), "items": items(engine.find_artists(q, k))})
 
 
 @router.get("/search/tracks", response_model=ItemsOut, tags=["search"])
@@ -74,7 +70,7 @@ def find_tracks(
     k: Annotated[int, Query(description=K_DOC)] = 10,
 ):
     """Tracks whose title or artist contains ``q``, most popular first (to find ids)."""
-    return json_response({"build_id": _build(engine), "items": items(engine.find_tracks(q, k))})
+    return json_response({"build_id": build_id(engine), "items": items(engine.find_tracks(q, k))})
 
 
 @router.get("/survey", response_model=ItemsOut, tags=["ratings"])
@@ -86,7 +82,7 @@ def survey(
 ):
     """Well-known artists across styles to rate (the app's survey)."""
     found = engine.survey_artists(k, exclude=exclude or [], seed=seed)
-    return json_response({"build_id": _build(engine), "items": items(found)})
+    return json_response({"build_id": build_id(engine), "items": items(found)})
 
 
 @router.get("/tracks/{track_id}", response_model=TrackItem, tags=["catalog"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from tunescout.api.convert import items
 from tunescout.api.models import K_DOC, SimilarOut
 from tunescout.api.routes import ERRORS
-from tunescout.api.service import EngineDep, api_of
+from tunescout.api.service import EngineDep, api_of, build_id
 from tunescout.serving import checks
 from tunescout.vocabulary import HYBRID
 
@@ -26,7 +26,7 @@ def similar(engine: Engine, kind: str, item_id: str, k: int, model: str) -> dict
     info = engine.track_info if kind == "tracks" else engine.artist_info
     found = find(item_id, k=k, model=model)
     return {
-        "build_id": engine.build.id if engine.build else None,
+        "build_id": build_id(engine),
         "kind": kind,
         "model": str(found["model"].iloc[0]) if len(found) else model,
         "k": k,
