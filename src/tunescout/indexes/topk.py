@@ -19,13 +19,26 @@ def largest(values: np.ndarray, k: int) -> np.ndarray:
     n = len(values)
     if k >= n:
         return np.arange(n)
+    best = None
     if n >= _SAMPLED_FROM:
         sample = np.sort(values[:: n // 20_000])[::-1]
         cut = sample[min(len(sample) - 1, 3 * k * len(sample) // n + 20)]
         rows = np.flatnonzero(values >= cut)
         if len(rows) >= k:
-            return rows[np.argpartition(-values[rows], k - 1)[:k]]
-    return np.argpartition(-values, k - 1)[:k]
+            best = rows[np.argpartition(-values[rows], k - 1)[:k]]
+    if best is None:
+        best = np.argpartition(-values, k - 1)[:k]
+    return _lowest_at_cut(values, best, k)
+
+
+def _lowest_at_cut(values: np.ndarray, best: np.ndarray, k: int) -> np.ndarray:
+    """``best`` with ties at its lowest value settled by position (the first positions win), so
+    the same scores always give the same items, whichever way they were computed."""
+    cut = values[best].min()
+    if np.isnan(cut):
+        return best
+    above = np.flatnonzero(values > cut)
+    return np.concatenate([above, np.flatnonzero(values == cut)[: k - len(above)]])
 
 
 def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndarray:
@@ -44,9 +57,24 @@ def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndar
 
 
 def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column positions and values of each row's ``k`` largest scores, best first."""
+    """Column positions and values of each row's ``k`` largest scores, best first (ties: the
+    first positions)."""
     k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return settle(scores, np.argpartition(-scores, k - 1, axis=1)[:, :k])
+
+
+def settle(scores: np.ndarray, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's chosen ``part`` (any ``k`` largest, in any order) with ties at the cut given to
+    the first positions, then ordered best first and, among equal scores, by position."""
+    k = part.shape[1]
+    if k < scores.shape[1]:
+        values = np.take_along_axis(scores, part, axis=1)
+        cut = values.min(axis=1)
+        if not np.isnan(cut).any():
+            above = (values > cut[:, None]).sum(axis=1)
+            for row in np.flatnonzero((scores == cut[:, None]).sum(axis=1) > k - above):
+                part[row] = _lowest_at_cut(scores[row], part[row], k)
+    part = np.sort(part, axis=1)
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-vals, axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
