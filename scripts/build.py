@@ -20,9 +20,9 @@ from tunescout.catalog.assemble import build_catalog
 from tunescout.cli import run, setup_logging
 from tunescout.config import load_settings
 from tunescout.firstrun import LABELS
-from tunescout.indexes.build import build_indexes, components
+from tunescout.indexes.build import TABLE, build_indexes, components
 
-STEPS = ("catalog", *components())
+STEPS = ("catalog", *components(), TABLE)
 
 
 def parse_args() -> argparse.Namespace:
@@ -137,10 +137,15 @@ def build_on_spark(
     from tunescout.spark.build import run as run_spark
 
     timings: dict[str, float] = {}
+    steps = [s for s in steps if s != TABLE]  # the Spark build writes no neighbour table
     result = run_spark(
-        settings, steps, master, sources,
+        settings,
+        steps,
+        master,
+        sources,
         on_step=lambda step: job.begin(step) if step == "catalog" else None,
-        on_progress=job.progress, timings=timings,  # fmt: skip
+        on_progress=job.progress,
+        timings=timings,  # fmt: skip
     )
     if "catalog" in steps:
         manifest = read_manifest(settings.catalog_dir)

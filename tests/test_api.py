@@ -391,10 +391,14 @@ def test_an_unexpected_failure_is_logged_not_shown(
         raise RuntimeError("secret detail at /root/private/path")
 
     monkeypatch.setattr(similar, "similar", broken)
-    r = client.get(f"/similar/tracks/{ids['track']}?k=9&model=audio")
+    r = client.get(f"/similar/tracks/{ids['track']}?k=11&model=audio")  # beyond the table
     assert_error(r, 500, "internal", "server's log")
     assert "secret" not in r.text and "/root" not in r.text
     assert "secret detail" in caplog.text  # the traceback went to the log
+    monkeypatch.setattr(similar.fast, "similar", broken)  # the table's path, in the event loop
+    r = client.get(f"/similar/tracks/{ids['track']}?k=9&model=audio")
+    assert_error(r, 500, "internal", "server's log")
+    assert "secret" not in r.text and "/root" not in r.text
 
 
 # ---- metrics and CORS ----------------------------------------------------------------------------

@@ -198,21 +198,24 @@ def test_one_first_run_job_a_second_request_joins_and_the_app_is_usable_before_i
         *firstrun._components(True)[0],
         "query encoder",
         "semantic",
+        "neighbours",
     ]
     staged = wait_for(collected, lambda f: "audio" in f.get("ready", []) or ended(f))
     assert "semantic" not in staged["ready"], "the fast components were published first"
     found = wait_for(collected, ended)
     assert found["state"] == jobs.DONE, found.get("error")
     builds = store.list_builds(collected.index_dir)
-    assert len(builds) == 2
+    assert len(builds) == 3  # the fast indexes, + semantic, + every item's neighbours
     first_build = store.open_build(collected.index_dir, builds[0])
     assert "semantic" not in first_build.models and "audio" in first_build.models
-    assert "semantic" in store.open_current(collected.index_dir).models
+    second = store.open_build(collected.index_dir, builds[1])
+    assert "semantic" in second.models and "neighbours" not in second.models
+    assert {"semantic", "neighbours"} <= set(store.open_current(collected.index_dir).models)
     assert [s["step"] for s in found["completed"]] == found["steps"]
     assert not jobs.running(collected.data_dir)
     assert firstrun.plan(collected) == []  # nothing left to do
     log = (jobs.jobs_dir(collected.data_dir) / jobs.LOG).read_text()
-    assert "semantic ready in build" in log
+    assert "semantic ready in build" in log and "neighbour lists ready in build" in log
 
 
 def test_a_killed_job_shows_as_failed_and_the_next_one_resumes_where_it_stopped(
@@ -224,13 +227,13 @@ def test_a_killed_job_shows_as_failed_and_the_next_one_resumes_where_it_stopped(
     found = wait_for(collected, ended, timeout=30)
     assert found["state"] == jobs.FAILED and "stopped before it finished" in found["error"]
     assert "audio" in store.open_current(collected.index_dir).models  # stage 1 was kept
-    assert firstrun.plan(collected) == ["query encoder", "semantic"]
+    assert firstrun.plan(collected) == ["query encoder", "semantic", "neighbours"]
 
     again = firstrun.start(collected)
-    assert not again["joined"] and again["steps"] == ["query encoder", "semantic"]
+    assert not again["joined"] and again["steps"] == ["query encoder", "semantic", "neighbours"]
     found = wait_for(collected, ended)
     assert found["state"] == jobs.DONE, found.get("error")
-    assert "semantic" in store.open_current(collected.index_dir).models
+    assert {"semantic", "neighbours"} <= set(store.open_current(collected.index_dir).models)
     assert not list(collected.index_dir.glob(f"*{store.PARTIAL}"))
 
 
@@ -257,7 +260,8 @@ def test_the_first_run_benchmark_times_the_apps_path(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads((tmp_path / "bench-first-run.json").read_text())["first_run"]
     assert found["state"] == jobs.DONE and found["usable_s"] <= found["semantic_mood_s"]
-    assert [("semantic" in b["components"]) for b in found["builds"]] == [False, True]
+    assert [("semantic" in b["components"]) for b in found["builds"]] == [False, True, True]
+    assert [("neighbours" in b["components"]) for b in found["builds"]] == [False, False, True]
     assert "app usable" in done.stdout and "first semantic mood result" in done.stdout
 
 

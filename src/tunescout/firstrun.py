@@ -40,6 +40,7 @@ from tunescout.catalog import snapshots as raw
 from tunescout.config import Settings, load_settings
 from tunescout.errors import ArtifactError, DataMissingError, TunescoutError
 from tunescout.indexes import store
+from tunescout.indexes.build import TABLE
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ LABELS: dict[str, tuple[str, str]] = {  # step -> (what the page says, unit of i
     "als": ("co-listening (ALS) index", "items"),
     ENCODER: ("preparing the query encoder (a one-time ONNX export)", ""),
     "semantic": ("semantic (MiniLM) index", "documents"),
+    TABLE: ("every item's neighbours (for fast similar lists)", "items"),
 }
 
 
@@ -110,9 +112,10 @@ def plan(settings: Settings, rebuild: bool = False) -> list[str]:
             missing_later = [m for m in later if m not in have]
             missing_first = [m for m in first if m not in have]
             encoder = [ENCODER] if missing_first or missing_later else []
-            return [*missing_first, *encoder, *missing_later]
+            table = [TABLE] if TABLE not in have or missing_first or missing_later else []
+            return [*missing_first, *encoder, *missing_later, *table]
     first, later = _components(True)
-    return [*steps, *first, ENCODER, *later]
+    return [*steps, *first, ENCODER, *later, TABLE]
 
 
 def run(
@@ -221,9 +224,15 @@ def _run(settings: Settings, rebuild: bool, job: jobs.Job, options: object | Non
     missing = [m for m in later if m not in _models(settings, manifest["catalog_hash"])]
     if missing:
         encoder.wait(job)
-        build = build_indexes(settings, only=missing, progress=False, on_progress=job.progress)
+        build = build_indexes(
+            settings, only=missing, progress=False, on_progress=job.progress, defer=(TABLE,)
+        )
         _published(job, build)
         done.append(f"{', '.join(missing)} ready in build {build.id}")
+    if TABLE not in _models(settings, manifest["catalog_hash"]):  # last: the app is usable
+        build = build_indexes(settings, only=(TABLE,), progress=False, on_progress=job.progress)
+        _published(job, build)
+        done.append(f"neighbour lists ready in build {build.id}")
     return done
 
 

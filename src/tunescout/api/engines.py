@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tunescout import jobs
+from tunescout.api import fast
 from tunescout.api.errors import ApiError, one_line
 from tunescout.config import load_settings
 from tunescout.errors import TunescoutError
@@ -38,6 +39,7 @@ def load_engine(data_dir: Path) -> Engine:
 
     engine = Engine.load(data_dir)
     engine.search_mood("warm up", 1)  # loads the sentence encoder now, not on the first query
+    fast.prepare(engine)  # each item's JSON, for similar answers from the neighbour table
     return engine
 
 

@@ -95,16 +95,24 @@ class Api:
                 self._store = RatingsStore(load_settings(self.data_dir).ratings_db)
             return self._store
 
-    async def answer(self, engine: Engine, key: tuple, compute: Callable[[], object]) -> Response:
+    async def answer(
+        self,
+        engine: Engine,
+        key: tuple,
+        compute: Callable[[], object],
+        ready: Callable[[], bytes | None] | None = None,
+    ) -> Response:
         """The JSON answer of ``compute()`` (run in a worker thread), or the cached one for the
-        same build and ``key``."""
+        same build and ``key``; ``ready()``, when given, may return the answer's bytes at once
+        (a table lookup, run in the event loop) and ``compute`` runs only when it returns None."""
         full = (build_id(engine), *key)
         cached = self.cache.get(full)
         if cached is not None:
             self.metrics.cache.labels("hit").inc()
             return Response(cached, media_type=JSON, headers={"X-Cache": "hit"})
-        payload = await run_in_threadpool(compute)
-        data = dumps(payload)
+        data = ready() if ready is not None else None
+        if data is None:
+            data = dumps(await run_in_threadpool(compute))
         if self.cache.entries:
             self.metrics.cache.labels("miss").inc()
             self.cache.put(full, data)

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
 # ``(step, done, total)``: the step is a model name; ``total`` 0 while a step has not counted yet.
 Counts = Callable[[str, int, int], None]
+# The derived component (tunescout.serving.neighbourtable): ``only=(TABLE,)`` adds it to the
+# current build, ``defer=(TABLE,)`` leaves it for later.
+TABLE = "neighbours"
 # Indexes that learn from listening: a catalog without interactions builds without them.
 NEEDS_LISTENING = frozenset({"als"})
 
@@ -91,6 +94,46 @@ def _rows(info: Mapping[str, Any]) -> int:
     return int(sum(kinds)) if kinds else 0
 
 
+def _neighbour_table(
+    build: writer.BuildWriter,
+    cat: catalog.Catalog,
+    built: dict[str, Index],
+    carried: store.Build | None,
+    classes: Mapping[str, type[Index]],
+    on_progress: Counts | None,
+) -> None:
+    """Every item's neighbours under the build's models (:mod:`tunescout.serving.neighbourtable`),
+    as one more component. Serving works without it (it searches per request), so a failure here
+    is logged and the build goes on."""
+    from tunescout.serving.engine import Engine  # serving sits on top of the indexes
+    from tunescout.serving.neighbourtable import compute
+
+    started = time.perf_counter()
+    indexes = dict(built)
+    if carried is not None:
+        for name, stored in carried.models.items():
+            if name in classes and name not in indexes:
+                indexes[name] = classes[name].load(carried.component_dir(stored))
+    if "audio" not in indexes:
+        return
+    if on_progress:
+        on_progress(TABLE, 0, 0)
+    counting = _counting(TABLE, on_progress) if on_progress else None
+    try:
+        # In the order a loaded build lists them (the manifest's), as the engine will fuse them.
+        table = compute(Engine(cat, dict(sorted(indexes.items()))).context, progress=counting)
+    except (MemoryError, ValueError, IndexError, KeyError) as exc:
+        log.warning("no neighbour table in this build (%s); similar items are searched", exc)
+        return
+    info = dict(table.save(build.component_dir(TABLE)))
+    info["build_seconds"] = round(time.perf_counter() - started, 2)
+    build.add_component(TABLE, info)
+    log.info("neighbour table built in %.1f s", info["build_seconds"])
+    if on_progress:
+        rows = _rows(info)
+        on_progress(TABLE, rows, rows)
+
+
 def build_indexes(
     settings: Settings,
     only: Sequence[str] | None = None,
@@ -139,6 +182,8 @@ def _build(
     before_publish: Callable[[], None] | None,
 ) -> store.Build:
     classes = registry()
+    table_only = list(only or ()) == [TABLE]
+    only = [name for name in only or () if name != TABLE]  # computed whenever all is in
     wanted = [model_name(name, tuple(classes)) for name in only] if only else list(classes)
     cat = catalog.read_catalog(settings.catalog_dir)
     catalog_hash = catalog.read_manifest(settings.catalog_dir)["catalog_hash"]
@@ -153,10 +198,13 @@ def _build(
         for name in NEEDS_LISTENING.intersection(wanted):
             log.warning("no listening data: the build has no %s component", name)
             wanted.remove(name)
-    later = {model_name(name, tuple(classes)) for name in defer}
+    later = {model_name(name, tuple(classes)) for name in defer if name != TABLE}
     wanted = [name for name in wanted if name not in later]
+    if table_only and same_catalog:
+        wanted = []
     if later:
         log.info("deferred to a later build: %s", sorted(later))
+    built: dict[str, Index] = {}
     with writer.BuildWriter(
         settings.index_dir, catalog_hash, base=current if same_catalog else None
     ) as build:
@@ -176,10 +224,14 @@ def _build(
             info = dict(index.save(build.component_dir(name)))
             info["build_seconds"] = round(time.perf_counter() - started, 2)
             build.add_component(name, info)
+            built[name] = index
             log.info("%s index built in %.1f s", name, info["build_seconds"])
             if on_progress:
                 rows = _rows(info)
                 on_progress(name, rows, rows)
+        if not later and TABLE not in defer:  # a staged build tables them once all is in
+            carried = current if same_catalog else None
+            _neighbour_table(build, cat, built, carried, classes, on_progress)
         if before_publish:
             before_publish()
     if on_step:

@@ -38,6 +38,9 @@ from tunescout.jobs import DataLock, LockBusy, describe
 from tunescout.vocabulary import canonical
 
 log = logging.getLogger(__name__)
+# Components computed from all the others (the neighbour table): written by every build that
+# holds every model, never carried over into one that changed any of them.
+DERIVED = frozenset({"neighbours"})
 
 
 def prune(index_dir: Path, keep: int = KEEP) -> list[str]:
@@ -202,7 +205,7 @@ class BuildWriter:
             return
         written = {canonical(name) for name in self._components}
         for name, entry in self.base.components.items():
-            if canonical(name) in written:
+            if canonical(name) in written or name in DERIVED:
                 continue
             if entry.get("catalog_hash") != self.catalog_hash:
                 raise failure(self.base.shown(name), "was built from another catalog", None)

@@ -74,7 +74,8 @@ def first_run(
             answered = time.perf_counter() - clicked
             semantic = "semantic" in engine.indexes
             out["builds"].append(
-                {"id": current, "components": sorted(engine.indexes), "current_s": became,
+                {"id": current, "components": sorted(engine.build.components),
+                 "current_s": became,
                  "answered_s": answered, "results": len(found)}
             )  # fmt: skip
             if len(found) and out["usable_s"] is None:

@@ -4,8 +4,9 @@ mood model, with the mask, profile, signal and catalog-fact helpers the serving 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,8 @@ class Context:
     lookup: Lookup
     filters: dict[Kind, FilterTable]
     moods: Moods
+    # Every item's neighbours from the build (a NeighbourTable), when the build has them.
+    table: Any = None
 
     @property
     def audio(self) -> Index:
@@ -61,6 +64,18 @@ class Context:
         out = np.zeros((len(rows), vectors.dim), dtype=np.float32)
         out[rows >= 0] = vectors.vectors_at(rows[rows >= 0])
         return out
+
+    def memo(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per context (the context itself never changes)."""
+        store = self.__dict__.setdefault("_memo", {})
+        if key not in store:
+            store[key] = make()
+        return store[key]
+
+    def id_index(self, model: str, kind: Kind) -> pd.Index:
+        """A model's ids of ``kind`` as one kept :class:`pandas.Index` (its hash table is built
+        once, not on every lookup into a Series over them)."""
+        return self.memo(("ids", model, kind), lambda: pd.Index(self.indexes[model].ids(kind)))
 
     @property
     def signal_names(self) -> tuple[str, ...]:

@@ -32,11 +32,12 @@ from tunescout.indexes import store
 from tunescout.indexes.base import Index, registry
 from tunescout.indexes.threads import serial
 from tunescout.indexes.vectors import share_ids
-from tunescout.serving import checks, neighbours, recommend, search
+from tunescout.serving import checks, neighbours, neighbourtable, recommend, search, session
 from tunescout.serving.context import Context
 from tunescout.serving.filters import Filters, FilterTable
 from tunescout.serving.lookup import Lookup
 from tunescout.serving.mood import Moods
+from tunescout.serving.neighbourtable import NeighbourTable
 from tunescout.vocabulary import HYBRID, KINDS
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class Engine:
         indexes: Mapping[str, Index],
         build: store.Build | None = None,
         catalog_info: dict | None = None,
+        table: NeighbourTable | None = None,
     ) -> None:
         if cat.tracks.empty and cat.artists.empty:
             raise DataMissingError(
@@ -79,7 +81,7 @@ class Engine:
         moods = Moods(
             cat.tracks, encoder=(lambda: semantic.encoder) if semantic is not None else None
         )
-        self.context = Context(cat, dict(indexes), Lookup(cat), filters, moods)
+        self.context = Context(cat, dict(indexes), Lookup(cat), filters, moods, table)
         self.build = build
         self.catalog_info = catalog_info or {}
 
@@ -101,7 +103,13 @@ class Engine:
             for model in build.models
             if model in classes
         }
-        return cls(cat, indexes, build, info)
+        table = None
+        if neighbourtable.COMPONENT in build.components:
+            counts = {"tracks": len(cat.tracks), "artists": len(cat.artists)}
+            entry = build.components[neighbourtable.COMPONENT]
+            folder = build.component_dir(neighbourtable.COMPONENT)
+            table = NeighbourTable.load(folder, entry.get("params", {}), counts)
+        return cls(cat, indexes, build, info, table)
 
     # ---- what is loaded --------------------------------------------------------------------
 
@@ -281,7 +289,7 @@ class Engine:
         self, track_ids: Sequence[str], k: int = 10, filters: Filters | Mapping | None = None
     ) -> pd.DataFrame:
         """What to play next after ``track_ids`` (oldest first), one track per artist."""
-        return recommend.session(self.context, track_ids, k, filters)
+        return session.session(self.context, track_ids, k, filters)
 
     @serial
     def recommend_for_user(

@@ -50,12 +50,28 @@ class Lookup:
 
     def rows(self, ids: Sequence[str], kind: Kind) -> pd.DataFrame:
         """The catalog details of ``ids`` in order (raises :class:`UnknownIdError`)."""
-        columns = TRACK_COLUMNS if kind == "tracks" else ARTIST_COLUMNS
-        frame = self.table(kind)
-        rows = frame.index.get_indexer([str(i) for i in ids])
+        rows = self.table(kind).index.get_indexer([str(i) for i in ids])
         if (rows < 0).any():
             raise UnknownIdError(f"unknown ids: {np.asarray(ids)[rows < 0][:5].tolist()}")
-        return frame.iloc[rows, frame.columns.get_indexer(columns)].reset_index(drop=True)
+        return self.rows_at(rows, kind)
+
+    def rows_at(self, positions: np.ndarray, kind: Kind) -> pd.DataFrame:
+        """The catalog details of the items at table ``positions``, in order."""
+        columns = TRACK_COLUMNS if kind == "tracks" else ARTIST_COLUMNS
+        frame = self.table(kind)
+        return frame.iloc[positions, frame.columns.get_indexer(columns)].reset_index(drop=True)
+
+    def position(self, item_id: str, kind: Kind) -> int:
+        """The table position of a known id."""
+        return int(self.table(kind).index.get_loc(item_id))
+
+    @functools.cached_property
+    def top_track(self) -> pd.Series:
+        """Each artist's most popular track id (ties: the first in the catalog), the track an
+        artist-only model answers with for "similar tracks"."""
+        ordered = self.tracks.reset_index(drop=True)
+        ordered = ordered.sort_values("popularity", ascending=False, kind="stable")
+        return ordered.drop_duplicates("artist_id").set_index("artist_id")["track_id"]
 
     def known(self, ids: Sequence[str], kind: Kind) -> list[str]:
         """``ids`` as strings, after checking that the catalog holds every one."""

@@ -16,7 +16,10 @@ from tunescout.serving.context import Context
 from tunescout.serving.pipeline import Pick, Signal, rank
 from tunescout.vocabulary import HYBRID, Kind, model_name
 
-HYBRID_DEPTH = 5  # each model contributes k * HYBRID_DEPTH neighbours to the hybrid
+HYBRID_DEPTH = 5  # each model contributes max(k, TABLE_K) * HYBRID_DEPTH to the hybrid
+# Neighbours the build tables per item and model (tunescout.serving.neighbourtable); a hybrid
+# fuses as deep a pool for any smaller k, so its first k are the table's and never depend on k.
+TABLE_K = 10  # the app's and the API's default k
 TRACK_WEIGHTS = {"audio": 0.4, "coplay": 0.3, "als": 0.3, "semantic": 0.3, "tags": 0.2}
 _NEEDS = {
     "als": "listening data",
@@ -63,7 +66,7 @@ def _hybrid_artists(ctx: Context, item: str, k: int) -> pd.DataFrame:
                 mean, std, _ = ranking.standard(row.to_numpy())
                 cols.append(Signal.of(name, ((row - mean) / std).sort_values(ascending=False)))
                 weights[name] = 1.0
-    ids = pipeline.candidates(cols, k * HYBRID_DEPTH, exclude={item})
+    ids = pipeline.candidates(cols, max(k, TABLE_K) * HYBRID_DEPTH, exclude={item})
     table = pipeline.score_table(cols, ids)
     fused = ranking.standard_fusion(table, weights, unknown)
     chosen = pipeline.pick(fused, Pick(k)) if ids else []
@@ -82,12 +85,19 @@ def similar(ctx: Context, kind: Kind, item: str, k: int, model: str) -> pd.DataF
     k = checks.k(k)
     model = model_name(model, (*ctx.indexes, HYBRID))
     item = ctx.lookup.known([item], kind)[0]
+    if ctx.table is not None:
+        rows, scores = ctx.table.get(kind, model, ctx.lookup.position(item, kind), k)
+        if len(rows):
+            out = ctx.lookup.rows_at(rows, kind)
+            out["score"] = scores.astype(float)
+            out["model"] = model
+            return out
     if model == HYBRID and kind == "artists":
         return _hybrid_artists(ctx, item, k)
     names = [n for n in ctx.indexes if n in TRACK_WEIGHTS] if model == HYBRID else [model]
     # Every recording of the item's song is left out, and repeated songs keep one recording.
     same = ctx.lookup.same_song(item) if kind == "tracks" else {item}
-    depth = k * HYBRID_DEPTH if model == HYBRID else k
+    depth = max(k, TABLE_K) * HYBRID_DEPTH if model == HYBRID else k
     if kind == "tracks":
         depth = depth * 2 + len(same)
     found = {name: neighbours(ctx, kind, item, depth, name) for name in names}
@@ -122,8 +132,6 @@ def neighbours(ctx: Context, kind: Kind, item: str, k: int, model: str) -> pd.Se
     if kind != "tracks" or not index.covers("artists"):
         return pd.Series(dtype=float)
     ids, scores = index.similar([ctx.lookup.tracks.at[item, "artist_id"]], k, "artists")
-    tracks = ctx.catalog.tracks
-    best = tracks[tracks["artist_id"].isin(ids)].sort_values("popularity", ascending=False)
-    best = best.drop_duplicates("artist_id").set_index("artist_id")["track_id"]
+    best = ctx.lookup.top_track
     pairs = [(best[a], s) for a, s in zip(ids, scores, strict=True) if a in best.index]
     return pd.Series([s for _, s in pairs], index=[t for t, _ in pairs], dtype=float)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from tunescout.api import fast
 from tunescout.api.convert import items
 from tunescout.api.models import K_DOC, SimilarOut
 from tunescout.api.routes import ERRORS
@@ -47,7 +48,10 @@ async def similar_tracks(
     list has one track per artist."""
     key = ("similar", "tracks", track_id, k, model)
     return await api_of(request).answer(
-        engine, key, lambda: similar(engine, "tracks", track_id, k, model)
+        engine,
+        key,
+        lambda: similar(engine, "tracks", track_id, k, model),
+        lambda: fast.similar(engine, build_id(engine), "tracks", track_id, k, model),
     )
 
 
@@ -63,5 +67,8 @@ async def similar_artists(
     is about the artist."""
     key = ("similar", "artists", artist_id, k, model)
     return await api_of(request).answer(
-        engine, key, lambda: similar(engine, "artists", artist_id, k, model)
+        engine,
+        key,
+        lambda: similar(engine, "artists", artist_id, k, model),
+        lambda: fast.similar(engine, build_id(engine), "artists", artist_id, k, model),
     )
