@@ -124,6 +124,12 @@ class CollaborativeIndex(Index):
             return np.full(len(candidates), np.nan, dtype=np.float32)
         return self.parts[kind].score(vector, candidates)
 
+    def all_scores(self, vector: np.ndarray, kind: Kind = "artists") -> np.ndarray:
+        """Predicted preference ``u · v`` of every held item, in :meth:`ids` order."""
+        if kind not in self.parts:
+            return np.array([], dtype=np.float32)
+        return self.parts[kind].score_all(vector)
+
     def search_vector(
         self, vector: np.ndarray, k: int, kind: Kind = "artists", mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

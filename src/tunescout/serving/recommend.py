@@ -1,5 +1,5 @@
-"""Recommendations through the one pipeline: artists and tracks for survey ratings, what to play
-after a session, artists for a known listener, and the survey itself.
+"""Recommendations through the one pipeline: artists and tracks for survey ratings, artists for a
+known listener, and the survey itself (what to play after a session: :mod:`.session`).
 
 Survey and listener lists fuse each model's per-listener z-scores (:mod:`~tunescout.serving.signals`)
 with a row of :data:`~tunescout.serving.ranking.WEIGHTS`; an item a model does not hold counts as
@@ -23,15 +23,13 @@ from tunescout.serving import checks, explain, pipeline, profiles, ranking, sign
 from tunescout.serving.context import Context
 from tunescout.serving.filters import Filters
 from tunescout.serving.lookup import TRACK_COLUMNS
-from tunescout.serving.pipeline import Pick, Ranking, Signal, rank
+from tunescout.serving.pipeline import Pick, Ranking, Signal
 from tunescout.vocabulary import Kind
 
-SESSION_DECAY = 0.7  # weight of a track one step further back in the session
 # MMR trade-off of survey lists. Validation (survey, seed 0, 10 ratings, the product's path):
 # nDCG@10 0.5399 at 0, 0.05, 0.10 and 0.15 alike; Recall@20 0.2047 / 0.2045 / 0.2042 / 0.2034.
 SURVEY_DIVERSITY = 0.05
 COLD_DIVERSITY = 0.5  # with no ratings and no mood: popular and spread across styles
-SESSION_ARTISTS = 50  # a session's nearest artists by co-listening whose tracks are candidates
 TRACK_ARTISTS = 4  # a track list of k draws on the best k * TRACK_ARTISTS artists with tracks
 # Familiarity bands: percentiles of reach (listeners where the catalog has listening data, else
 # catalog popularity; see familiarity()); "deep" is the long tail, "hits" the head.
@@ -88,14 +86,6 @@ def _described(ctx: Context, ids: Sequence[str]) -> np.ndarray:
 # ---- familiarity -----------------------------------------------------------------------------
 
 
-def _cached(ctx: Context, key: str, make):
-    """A value computed once per context (the context itself never changes)."""
-    store = ctx.__dict__.setdefault("_recommend_cache", {})
-    if key not in store:
-        store[key] = make()
-    return store[key]
-
-
 def familiarity(ctx: Context, kind: Kind = "artists") -> pd.Series:
     """Each item's reach as a percentile (0–100, ties averaged), aligned with the catalog table.
 
@@ -118,7 +108,7 @@ def familiarity(ctx: Context, kind: Kind = "artists") -> pd.Series:
         out[rest] = table.loc[rest, "popularity"].astype(float).rank(pct=True).mul(100)
         return out.fillna(0.0)
 
-    return _cached(ctx, f"familiarity/{kind}", make)
+    return ctx.memo(f"familiarity/{kind}", make)
 
 
 def _band(value: object) -> tuple[float, float] | None:
@@ -374,59 +364,6 @@ def tracks(
     reasons = chosen.set_index("artist_id")["reason"]
     out["reason"] = explain.for_tracks_of_artists(ctx, out, reasons, t)
     return out
-
-
-# ---- sessions --------------------------------------------------------------------------------
-
-
-def session(
-    ctx: Context, track_ids: Sequence[str], k: int, filters: Filters | Mapping | None = None
-) -> pd.DataFrame:
-    """What to play after ``track_ids`` (oldest first), one track per artist; each model pools
-    the session into one vector, a track one step further back weighing ``SESSION_DECAY`` less."""
-    k = checks.k(k)
-    played = ctx.lookup.known(list(dict.fromkeys(checks.ids(track_ids, "the session"))), "tracks")
-    if not played:
-        raise InputError("the session is empty: play or pick at least one track")
-    recency = dict(zip(played, SESSION_DECAY ** np.arange(len(played))[::-1], strict=True))
-    mask = ctx.table_mask("tracks", filters)
-    by_track = {
-        n: i
-        for n, i in ctx.indexes.items()
-        if n in ranking.WEIGHTS["session"] and i.covers("tracks")
-    }
-    signals_ = ctx.signals(profiles.build(by_track, recency, "tracks"), "tracks", mask)
-    nearby = _session_artists(ctx, played, recency)
-    if nearby is not None:
-        proposals = ctx.lookup.tracks_by(nearby.nlargest(SESSION_ARTISTS).index)
-        signals_.append(ctx.by_artist("als", nearby, proposals))
-    signals_.append(ctx.popularity("tracks", mask, propose=False))
-    how = Pick(k, artist_of=ctx.lookup.artist_of)
-    result = rank(
-        signals_,
-        ranking.WEIGHTS["session"],
-        how,
-        exclude=ctx.lookup.same_song(*played),
-        keep=ctx.passes("tracks", mask),
-    )
-    out = ctx.lookup.rows(result.ids, "tracks")
-    out["score"] = result.fused[result.ids].to_numpy() if result.ids else []
-    out["reason"] = explain.for_session(ctx.lookup, played[-1])
-    return out
-
-
-def _session_artists(
-    ctx: Context, played: list[str], recency: dict[str, float]
-) -> pd.Series | None:
-    """The co-listening score of every artist for the session's artists, by recency."""
-    if ctx.als is None:
-        return None
-    weights = pd.Series(list(recency.values()), index=ctx.lookup.artist_of(played))
-    vector = ctx.als.profile(weights.groupby(level=0).sum().to_dict(), "artists")
-    if vector is None:
-        return None
-    ids = ctx.als.ids("artists")
-    return pd.Series(ctx.als.score(vector, ids, "artists"), index=ids)
 
 
 # ---- known listeners -------------------------------------------------------------------------
