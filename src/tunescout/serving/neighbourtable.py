@@ -318,26 +318,28 @@ def _first(keys: np.ndarray) -> np.ndarray:
 
 def _tracks(ctx, names, lists, songs, k, out_r, out_s, step) -> None:
     lookup = ctx.lookup
+    n = len(lookup.tracks)
     artist_pos = lookup.artists.index.get_indexer(lookup.tracks["artist_id"]).astype(np.int64)
     top_track = lookup.tracks.index.get_indexer(lookup.top_track.reindex(lookup.artists.index))
-    hybrid = [n for n in names if n in neighbours.TRACK_WEIGHTS]
-    weights = np.array([neighbours.TRACK_WEIGHTS[n] for n in hybrid])
-    for t in range(len(lookup.tracks)):
-        same = songs.recordings(t)
-        found = {}
-        for name in names:
-            depth = k * neighbours.HYBRID_DEPTH * 2 + len(same)
-            r, s = _list(lists, name, t, artist_pos[t], top_track, depth)
-            found[name] = (r, s)
-            single = r[: k * 2 + len(same)], s[: k * 2 + len(same)]
-            keep = ~np.isin(single[0], same)
-            r1, s1 = single[0][keep], single[1][keep]
-            first = _first(songs.code[r1])[:k]
-            m = names.index(name)
-            out_r[m, t, : len(first)], out_s[m, t, : len(first)] = r1[first], s1[first]
-        used = [(n, w) for n, w in zip(hybrid, weights, strict=True) if len(found[n][0])]
-        if used:
-            ids, fused = _fuse([found[n] for n, _ in used], np.array([w for _, w in used]), same)
+    same = np.diff(songs._bounds)[songs.code]  # recordings of each track's song (itself too)
+    found = {}
+    for m, name in enumerate(names):  # each model's list, then its first k as one model answers
+        rows, scores = _lists(lists, name, artist_pos, top_track)
+        found[name] = (rows, scores)
+        _firsts(rows, scores, songs.code, same + 2 * k, k, out_r[m], out_s[m])
+    hybrid = [name for name in names if name in neighbours.TRACK_WEIGHTS]
+    weights = np.array([neighbours.TRACK_WEIGHTS[name] for name in hybrid])
+    for t in range(n):
+        mine = songs.recordings(t)
+        depth = k * neighbours.HYBRID_DEPTH * 2 + len(mine)
+        parts, used = [], []
+        for name, w in zip(hybrid, weights, strict=True):
+            r, s = found[name][0][t][:depth], found[name][1][t][:depth]
+            if len(r) and r[0] >= 0:
+                parts.append((r[r >= 0], s[r >= 0]))
+                used.append(w)
+        if parts:
+            ids, fused = _fuse(parts, np.array(used), mine)
             order = np.argsort(-fused, kind="stable")
             ids, fused = ids[order], fused[order]
             keep = _first(songs.code[ids])
@@ -346,22 +348,58 @@ def _tracks(ctx, names, lists, songs, k, out_r, out_s, step) -> None:
             out_r[-1, t, : len(keep)], out_s[-1, t, : len(keep)] = ids[keep], fused[keep]
         if t % 1000 == 999:
             step(1000)
-    step(len(lookup.tracks) % 1000)
+    step(n % 1000)
 
 
-def _list(lists, name, t, artist, top_track, depth) -> tuple[np.ndarray, np.ndarray]:
-    """One model's list for track ``t`` as :func:`neighbours.neighbours` makes it."""
-    if name in lists["tracks"]:
-        r, s = lists["tracks"][name][0][t], lists["tracks"][name][1][t]
-        valid = r >= 0
-        if valid.any():
-            return r[valid][:depth], s[valid][:depth]
-    if name not in lists["artists"] or artist < 0:
-        return _EMPTY
-    r, s = lists["artists"][name][0][artist][:depth], lists["artists"][name][1][artist][:depth]
-    r, s = r[r >= 0], s[r >= 0]
-    tracks = top_track[r]
-    return tracks[tracks >= 0].astype(np.int32), s[tracks >= 0]
+def _lists(lists, name, artist_pos, top_track) -> tuple[np.ndarray, np.ndarray]:
+    """Every track's list under one model as :func:`neighbours.neighbours` makes it: its own, or
+    (a model of artists, a track it does not hold) the most popular track of each artist near the
+    track's artist; -1 past the end."""
+    n = len(artist_pos)
+    own = lists["tracks"].get(name)
+    via = lists["artists"].get(name)
+    if via is not None:
+        r = via[0][np.maximum(artist_pos, 0)]
+        tracks = np.where(r >= 0, top_track[np.maximum(r, 0)], -1)
+        tracks[artist_pos < 0] = -1
+        order = np.argsort(tracks < 0, axis=1, kind="stable")  # the found ones first, in order
+        by_artist = np.take_along_axis(tracks, order, axis=1).astype(np.int32)
+        by_artist_s = np.take_along_axis(via[1][np.maximum(artist_pos, 0)], order, axis=1)
+    if own is None:
+        if via is None:
+            return np.full((n, 1), -1, dtype=np.int32), np.zeros((n, 1), dtype=np.float32)
+        return by_artist, by_artist_s
+    rows, scores = own
+    if via is None:
+        return rows, scores
+    empty = rows[:, 0] < 0
+    width = max(rows.shape[1], by_artist.shape[1])
+    out_r = np.full((n, width), -1, dtype=np.int32)
+    out_s = np.zeros((n, width), dtype=np.float32)
+    out_r[:, : rows.shape[1]], out_s[:, : rows.shape[1]] = rows, scores
+    out_r[empty] = -1
+    out_r[empty, : by_artist.shape[1]] = by_artist[empty]
+    out_s[empty, : by_artist.shape[1]] = by_artist_s[empty]
+    return out_r, out_s
+
+
+def _firsts(rows, scores, code, depth, k, out_r, out_s) -> None:
+    """Each track's first ``k`` of its first ``depth`` neighbours, without its own song and one
+    recording per song (the best), into ``out_r``/``out_s``."""
+    n, width = rows.shape
+    valid = (rows >= 0) & (np.arange(width)[None, :] < depth[:, None])
+    songs = np.where(rows >= 0, code[np.maximum(rows, 0)], -1)
+    valid &= songs != code[:, None]
+    keyed = np.where(valid, songs, -1 - np.arange(width)[None, :])  # the left-out never repeat
+    order = np.argsort(keyed, axis=1, kind="stable")
+    ordered = np.take_along_axis(keyed, order, axis=1)
+    repeat = np.zeros_like(valid)
+    np.put_along_axis(repeat, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+    keep = valid & ~repeat
+    rank = np.cumsum(keep, axis=1) - 1
+    at_row, at_col = np.nonzero(keep & (rank < k))
+    out_r[at_row, rank[at_row, at_col]] = rows[at_row, at_col]
+    out_s[at_row, rank[at_row, at_col]] = scores[at_row, at_col]
 
 
 def _fuse(found, weights, exclude) -> tuple[np.ndarray, np.ndarray]:

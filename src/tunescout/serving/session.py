@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from tunescout.errors import InputError
+from tunescout.indexes.base import Index
+from tunescout.indexes.vectors import VectorIndex, normalize
 from tunescout.serving import checks, explain, pipeline, ranking
 from tunescout.serving.context import Context
 from tunescout.serving.filters import Filters
@@ -46,11 +48,18 @@ def session(
         vector = index.profile(recency, "tracks")
         if vector is None:
             continue
-        found = index.search_vector(
-            vector, pipeline.POOL, "tracks", ctx.index_mask(index, "tracks", mask)
-        )[0]
-        proposed.append(facts.positions(found))
-        columns.append((name, lambda at, i=index, v=vector: i.score(v, facts.ids[at], "tracks")))
+        index_mask = ctx.index_mask(index, "tracks", mask)
+        space = facts.space(name, index)
+        if space is None:  # any index: its own search and scores, by id
+            found = index.search_vector(vector, pipeline.POOL, "tracks", index_mask)[0]
+            proposed.append(facts.positions(found))
+            columns.append((name, lambda at, i=index, v=vector: i.score(v, facts.ids[at])))
+            continue
+        store, row_of, position_of = space  # a vector index: rows and positions, no ids
+        rows = store.search_rows(vector, pipeline.POOL, index_mask)[0]
+        proposed.append(position_of[rows])
+        unit = normalize(vector)
+        columns.append((name, lambda at, v=unit, sp=space: _cosines(sp, v, at)))
     nearby = _session_artists(ctx, played, recency)
     if nearby is not None:
         best = nearby[np.isfinite(nearby)]
@@ -64,7 +73,7 @@ def session(
 
     candidates = np.concatenate(proposed) if proposed else np.array([], dtype=np.int64)
     candidates = candidates[np.sort(np.unique(candidates, return_index=True)[1])]
-    same = facts.positions(sorted(ctx.lookup.same_song(*played)))
+    same = np.flatnonzero(np.isin(facts.song, facts.song[facts.positions(played)]))
     candidates = candidates[~np.isin(candidates, same)]
     if mask is not None:
         candidates = candidates[mask[candidates]]
@@ -82,6 +91,16 @@ def session(
     return out
 
 
+def _cosines(space: tuple, vector: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Cosine of a unit ``vector`` to the tracks at catalog positions ``at`` (NaN: not held),
+    as :meth:`VectorIndex.scores` gives it."""
+    store, row_of, _ = space
+    rows = row_of[at]
+    out = np.full(len(at), np.nan, dtype=np.float32)
+    out[rows >= 0] = store.vectors_at(rows[rows >= 0]) @ vector
+    return out
+
+
 def _session_artists(
     ctx: Context, played: list[str], recency: dict[str, float]
 ) -> np.ndarray | None:
@@ -89,8 +108,10 @@ def _session_artists(
     artists, by recency."""
     if ctx.als is None:
         return None
-    weights = pd.Series(list(recency.values()), index=ctx.lookup.artist_of(played))
-    vector = ctx.als.profile(weights.groupby(level=0).sum().to_dict(), "artists")
+    weights: dict[str, float] = {}
+    for artist, weight in zip(ctx.lookup.artist_of(played), recency.values(), strict=True):
+        weights[artist] = weights.get(artist, 0.0) + weight
+    vector = ctx.als.profile(weights, "artists")
     if vector is None:
         return None
     return np.asarray(ctx.als.all_scores(vector, "artists"), dtype=np.float64)
@@ -106,6 +127,8 @@ class _Facts:
         artists = ctx.lookup.artists.index
         self.artist_of = artists.get_indexer(tracks["artist_id"]).astype(np.int64)
         self.popularity = tracks["popularity"].to_numpy(dtype=float)
+        self.song = pd.factorize(pd.Series(ctx.lookup.songs_at(np.arange(len(tracks)))))[0]
+        self._spaces: dict[str, tuple | None] = {}
         if ctx.als is not None and ctx.als.covers("artists"):
             held = artists.get_indexer(ctx.als.ids("artists"))
             self.als_artists = held  # the artist position of each ALS row (-1: not in catalog)
@@ -116,6 +139,23 @@ class _Facts:
         else:
             self.als_artists = np.array([], dtype=np.int64)
             self.als_row = np.zeros(len(artists) + 1, dtype=np.int64)
+
+    def space(self, name: str, index: Index) -> tuple[VectorIndex, np.ndarray, np.ndarray] | None:
+        """For an index whose track scores are cosines in a :class:`VectorIndex`: the store, the
+        store row of each catalog position (-1: not held) and the position of each row."""
+        if name not in self._spaces:
+            store = index.vectors("tracks")
+            plain = type(index).score is Index.score and type(index).search_vector is (
+                Index.search_vector
+            )
+            if not plain or not isinstance(store, VectorIndex):
+                self._spaces[name] = None
+            else:
+                position_of = self._where.get_indexer(store.ids).astype(np.int64)
+                row_of = np.full(len(self.ids), -1, dtype=np.int64)
+                row_of[position_of[position_of >= 0]] = np.flatnonzero(position_of >= 0)
+                self._spaces[name] = (store, row_of, position_of)
+        return self._spaces[name]
 
     def positions(self, ids: Sequence[str]) -> np.ndarray:
         found = self._where.get_indexer(list(ids))
