@@ -1,9 +1,9 @@
-"""Similar-by-id answers straight from the build's neighbour table, as JSON bytes.
+"""Answers written as JSON bytes from catalog positions: similar-by-id from the build's neighbour
+table, session continuations from the engine's positions.
 
-The slow path (:func:`tunescout.api.routes.similar.similar`) asks the engine for a DataFrame and
-converts it item by item. Here each catalog item's JSON is written once per engine
-(:class:`Fragments`) and an answer is the table's row joined with those fragments and the scores:
-the same bytes as the slow path for every ``k`` the table holds.
+The general path asks the engine for a DataFrame and converts it item by item. Here each catalog
+item's JSON is written once per engine (:class:`Fragments`) and an answer joins those fragments
+with the scores (and reasons): the same JSON as the general path.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tunescout.api.convert import dumps, items
-from tunescout.serving import checks
+from tunescout.api.convert import dumps, floats, items
+from tunescout.serving import checks, ranking
 from tunescout.vocabulary import HYBRID, KINDS, Kind, model_name
 
 if TYPE_CHECKING:
@@ -75,3 +75,29 @@ def similar(engine: Engine, build_id: str | None, kind: Kind, item_id: str, k: i
     )
     head = {"build_id": build_id, "kind": kind, "model": model, "k": k}
     return dumps(head)[:-1] + b',"seed":' + of[position] + b'},"items":[' + listed + b"]}"
+
+
+def session_weights(engine: Engine) -> dict[str, float]:
+    """The "session" weights row over the signals this build has."""
+    present = {*engine.indexes, "popularity"}
+    return {n: w for n, w in ranking.WEIGHTS["session"].items() if n in present}
+
+
+def session(engine: Engine, build_id: str | None, tracks: list[str], k: int, filters) -> bytes:
+    """The session answer's JSON bytes (``Engine.continue_session_rows``)."""
+    found = engine.continue_session_rows(tracks, k=k, filters=filters)
+    of = fragments(engine).of["tracks"]
+    tail = b',"reason":' + dumps(found.reason) + b"}"
+    listed = b",".join(
+        of[p] + b',"score":' + dumps(float(s)) + tail
+        for p, s in zip(found.positions.tolist(), found.scores.tolist(), strict=True)
+    )
+    head = {
+        "build_id": build_id,
+        "source": "session",
+        "kind": "tracks",
+        "k": k,
+        "fusion": "weighted",
+        "weights": floats(session_weights(engine)),
+    }
+    return dumps(head)[:-1] + b',"items":[' + listed + b"]}"

@@ -292,6 +292,14 @@ class Engine:
         return session.session(self.context, track_ids, k, filters)
 
     @serial
+    def continue_session_rows(
+        self, track_ids: Sequence[str], k: int = 10, filters: Filters | Mapping | None = None
+    ) -> session.Continuation:
+        """:meth:`continue_session` as tracks-table positions and scores (for a caller that
+        keeps its own view of each track, such as the HTTP API)."""
+        return session.continuation(self.context, track_ids, k, filters)
+
+    @serial
     def recommend_for_user(
         self, user_id: str, k: int = 10, exclude_seen: bool = True
     ) -> pd.DataFrame:

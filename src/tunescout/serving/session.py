@@ -14,6 +14,7 @@ pandas indexing counts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,10 +30,30 @@ SESSION_DECAY = 0.7  # weight of a track one step further back in the session
 SESSION_ARTISTS = 50  # a session's nearest artists by co-listening whose tracks are candidates
 
 
+@dataclass(frozen=True)
+class Continuation:
+    """A session's list as tracks-table positions, their fused scores and the one reason."""
+
+    positions: np.ndarray
+    scores: np.ndarray
+    reason: str
+
+
 def session(
     ctx: Context, track_ids: Sequence[str], k: int, filters: Filters | Mapping | None = None
 ) -> pd.DataFrame:
     """What to play after ``track_ids`` (oldest first), one track per artist, best first."""
+    found = continuation(ctx, track_ids, k, filters)
+    out = ctx.lookup.rows_at(found.positions, "tracks")
+    out["score"] = found.scores
+    out["reason"] = found.reason
+    return out
+
+
+def continuation(
+    ctx: Context, track_ids: Sequence[str], k: int, filters: Filters | Mapping | None = None
+) -> Continuation:
+    """:func:`session` before the catalog rows are looked up."""
     k = checks.k(k)
     played = ctx.lookup.known(list(dict.fromkeys(checks.ids(track_ids, "the session"))), "tracks")
     if not played:
@@ -85,10 +106,9 @@ def session(
     artists = facts.artist_of[candidates[order]]
     first = np.sort(np.unique(artists, return_index=True)[1])[:k]
     chosen = order[first]
-    out = ctx.lookup.rows_at(candidates[chosen], "tracks")
-    out["score"] = fused[chosen]
-    out["reason"] = explain.for_session(ctx.lookup, played[-1])
-    return out
+    return Continuation(
+        candidates[chosen], fused[chosen], explain.for_session(ctx.lookup, played[-1])
+    )
 
 
 def _cosines(space: tuple, vector: np.ndarray, at: np.ndarray) -> np.ndarray:

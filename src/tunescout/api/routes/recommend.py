@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from tunescout.api import fast
 from tunescout.api.convert import floats, items
 from tunescout.api.models import K_DOC, OptionsIn, RatingsIn, RecommendationsOut, SessionIn
 from tunescout.api.routes import ERRORS
@@ -20,18 +21,18 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["recommendations"], responses=ERRORS)
 
 
-def session(engine: Engine, body: SessionIn) -> dict:
+def session(engine: Engine, body: SessionIn) -> dict | bytes:
     filters = body.filters.for_engine() if body.filters else None
+    if hasattr(engine, "continue_session_rows"):  # positions joined with prebuilt item JSON
+        return fast.session(engine, build_id(engine), body.track_sequence, body.k, filters)
     found = engine.continue_session(body.track_sequence, k=body.k, filters=filters)
-    present = {*engine.indexes, "popularity"}
-    weights = {n: w for n, w in ranking.WEIGHTS["session"].items() if n in present}
     return {
         "build_id": build_id(engine),
         "source": "session",
         "kind": "tracks",
         "k": body.k,
         "fusion": "weighted",
-        "weights": floats(weights),
+        "weights": floats(fast.session_weights(engine)),
         "items": items(found),
     }
 
