@@ -21,6 +21,7 @@ import pandas as pd
 
 from tunescout.errors import InputError
 from tunescout.indexes.base import Index
+from tunescout.indexes.topk import top_k
 from tunescout.indexes.vectors import VectorIndex, normalize
 from tunescout.serving import checks, explain, pipeline, ranking
 from tunescout.serving.context import Context
@@ -83,10 +84,8 @@ def continuation(
         columns.append((name, lambda at, v=unit, sp=space: _cosines(sp, v, at)))
     nearby = _session_artists(ctx, played, recency)
     if nearby is not None:
-        best = nearby[np.isfinite(nearby)]
-        top = facts.als_artists[
-            np.argsort(-nearby, kind="stable")[: min(SESSION_ARTISTS, len(best))]
-        ]
+        finite = int(np.isfinite(nearby).sum())
+        top = facts.als_artists[top_k(nearby, min(SESSION_ARTISTS, finite))] if finite else []
         proposed.append(np.flatnonzero(np.isin(facts.artist_of, top)))
         lifted = np.concatenate([nearby, [np.nan]])  # the last: artists ALS does not hold
         columns.append(("als", lambda at: lifted[facts.als_row[facts.artist_of[at]]]))
