@@ -323,10 +323,11 @@ def _tracks(ctx, names, lists, songs, k, out_r, out_s, step) -> None:
     top_track = lookup.tracks.index.get_indexer(lookup.top_track.reindex(lookup.artists.index))
     same = np.diff(songs._bounds)[songs.code]  # recordings of each track's song (itself too)
     found = {}
+    deep = same + k * neighbours.HYBRID_DEPTH * 2  # as deep as the engine searches each model
     for m, name in enumerate(names):  # each model's list, then its first k as one model answers
-        rows, scores = _lists(lists, name, artist_pos, top_track)
-        found[name] = (rows, scores)
+        rows, scores = _lists(lists, name, artist_pos, top_track, same + 2 * k)
         _firsts(rows, scores, songs.code, same + 2 * k, k, out_r[m], out_s[m])
+        found[name] = _lists(lists, name, artist_pos, top_track, deep)
     hybrid = [name for name in names if name in neighbours.TRACK_WEIGHTS]
     weights = np.array([neighbours.TRACK_WEIGHTS[name] for name in hybrid])
     for t in range(n):
@@ -351,15 +352,16 @@ def _tracks(ctx, names, lists, songs, k, out_r, out_s, step) -> None:
     step(n % 1000)
 
 
-def _lists(lists, name, artist_pos, top_track) -> tuple[np.ndarray, np.ndarray]:
-    """Every track's list under one model as :func:`neighbours.neighbours` makes it: its own, or
-    (a model of artists, a track it does not hold) the most popular track of each artist near the
-    track's artist; -1 past the end."""
+def _lists(lists, name, artist_pos, top_track, depth) -> tuple[np.ndarray, np.ndarray]:
+    """Every track's list under one model as :func:`neighbours.neighbours` makes it at each
+    track's ``depth``: its own, or (a model of artists, a track it does not hold) the most popular
+    track of each of the ``depth`` artists nearest the track's artist; -1 past the end."""
     n = len(artist_pos)
     own = lists["tracks"].get(name)
     via = lists["artists"].get(name)
     if via is not None:
         r = via[0][np.maximum(artist_pos, 0)]
+        r = np.where(np.arange(r.shape[1])[None, :] < depth[:, None], r, -1)
         tracks = np.where(r >= 0, top_track[np.maximum(r, 0)], -1)
         tracks[artist_pos < 0] = -1
         order = np.argsort(tracks < 0, axis=1, kind="stable")  # the found ones first, in order
