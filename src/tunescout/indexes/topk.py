@@ -72,8 +72,14 @@ def settle(scores: np.ndarray, part: np.ndarray) -> tuple[np.ndarray, np.ndarray
         cut = values.min(axis=1)
         if not np.isnan(cut).any():
             above = (values > cut[:, None]).sum(axis=1)
-            for row in np.flatnonzero((scores == cut[:, None]).sum(axis=1) > k - above):
-                part[row] = _lowest_at_cut(scores[row], part[row], k)
+            rows = np.flatnonzero((scores == cut[:, None]).sum(axis=1) > k - above)
+            if len(rows):  # ties at the cut: the first positions of each such row
+                sub, low = scores[rows], cut[rows, None]
+                tied = sub == low
+                chosen = (sub > low) | (
+                    tied & (np.cumsum(tied, axis=1) <= (k - above[rows])[:, None])
+                )
+                part[rows] = np.nonzero(chosen)[1].reshape(len(rows), k)
     part = np.sort(part, axis=1)
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-vals, axis=1, kind="stable")
