@@ -79,13 +79,14 @@ class _Steps(jobs.Job):
         super().begin(step, label or default_label, unit or default_unit or None)
 
 
-def _models(settings: Settings, catalog_hash: str) -> set[str]:
-    """The models the current build holds for this catalog (none when it was made from another)."""
+def _models(settings: Settings, catalog_hash: str, *derived: str) -> set[str]:
+    """The models the current build holds for this catalog (none when it was made from another),
+    and which of the ``derived`` components."""
     try:
         current = store.open_current(settings.index_dir, catalog_hash)
     except (DataMissingError, ArtifactError):
         return set()
-    return set(current.models)
+    return set(current.models) | {name for name in derived if name in current.components}
 
 
 def _components(listening: bool) -> tuple[list[str], list[str]]:
@@ -107,7 +108,7 @@ def plan(settings: Settings, rebuild: bool = False) -> list[str]:
         except (DataMissingError, ArtifactError):
             steps.append(CATALOG)
         else:
-            have = _models(settings, manifest["catalog_hash"])
+            have = _models(settings, manifest["catalog_hash"], TABLE)
             first, later = _components(bool(manifest.get("rows", {}).get("interactions", 1)))
             missing_later = [m for m in later if m not in have]
             missing_first = [m for m in first if m not in have]
@@ -229,7 +230,7 @@ def _run(settings: Settings, rebuild: bool, job: jobs.Job, options: object | Non
         )
         _published(job, build)
         done.append(f"{', '.join(missing)} ready in build {build.id}")
-    if TABLE not in _models(settings, manifest["catalog_hash"]):  # last: the app is usable
+    if TABLE not in _models(settings, manifest["catalog_hash"], TABLE):  # last, once usable
         build = build_indexes(settings, only=(TABLE,), progress=False, on_progress=job.progress)
         _published(job, build)
         done.append(f"neighbour lists ready in build {build.id}")

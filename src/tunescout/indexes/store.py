@@ -102,6 +102,11 @@ def failure(shown: str, problem: str, component: str | None = None) -> ArtifactE
     return ArtifactError(f"{shown} {problem}; rebuild with: {command}")
 
 
+# Components computed from all the others (the neighbour table), not models: written by every
+# build that holds every model, never carried over into one that changed any of them.
+DERIVED = frozenset({"neighbours"})
+
+
 @dataclass(frozen=True)
 class Build:
     """A complete, verified build: its folder and manifest."""
@@ -129,8 +134,8 @@ class Build:
     @property
     def models(self) -> dict[str, str]:
         """Model name → the component folder holding it (builds before the vocabulary was settled
-        store the audio model as ``content``)."""
-        return {canonical(stored): stored for stored in self.components}
+        store the audio model as ``content``); derived components are not models."""
+        return {canonical(stored): stored for stored in self.components if stored not in DERIVED}
 
     def component_dir(self, name: str) -> Path:
         """The folder of one component, by its model name (or its stored name).
@@ -138,7 +143,8 @@ class Build:
         Raises:
             ArtifactError: When this build has no such component.
         """
-        stored = self.models.get(canonical(name))
+        stored = name if name in DERIVED and name in self.components else None
+        stored = stored or self.models.get(canonical(name))
         if stored is None:
             raise failure(self.shown(), f"has no {name} index", name)
         return self.folder / stored

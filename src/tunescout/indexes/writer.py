@@ -23,6 +23,7 @@ from tunescout.errors import ArtifactError
 from tunescout.indexes.store import (
     COMPONENT_NAME,
     CURRENT,
+    DERIVED,
     KEEP,
     PARTIAL,
     SCHEMA_VERSION,
@@ -38,9 +39,6 @@ from tunescout.jobs import DataLock, LockBusy, describe
 from tunescout.vocabulary import canonical
 
 log = logging.getLogger(__name__)
-# Components computed from all the others (the neighbour table): written by every build that
-# holds every model, never carried over into one that changed any of them.
-DERIVED = frozenset({"neighbours"})
 
 
 def prune(index_dir: Path, keep: int = KEEP) -> list[str]:
