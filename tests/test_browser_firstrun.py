@@ -148,7 +148,8 @@ def test_one_build_seen_by_every_session_through_navigation(
         page.get_by_role("heading", name="Loaded data").wait_for(timeout=BUILD)
     found = wait_status(data_dir, lambda f: f["state"] != jobs.RUNNING)
     assert found["state"] == jobs.DONE and found["pid"] == pid, found.get("error")
-    assert len(store.list_builds(data_dir / "indexes")) == 2  # fast indexes, then semantic
+    # fast indexes, then semantic, then every item's neighbours
+    assert len(store.list_builds(data_dir / "indexes")) == 3
     for page in (first, second):
         page.get_by_text("while the semantic index is built").wait_for(state="hidden", timeout=LOAD)
         page.get_by_text("SYNTHETIC data").first.wait_for(timeout=LOAD)

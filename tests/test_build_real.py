@@ -13,7 +13,8 @@ from tunescout.indexes import store
 @pytest.mark.slow
 def test_full_build_is_current_and_complete(real_dir: Path) -> None:
     build = store.open_current(real_dir / "indexes")
-    assert set(build.components) == {"audio", "als", "semantic", "coplay", "tags"}
+    assert set(build.models) == {"audio", "als", "semantic", "coplay", "tags"}
+    assert set(build.components) == {*build.models, "neighbours"}  # and every item's neighbours
     assert build.components["audio"]["rows"]["tracks"] == 28_356
     semantic = build.components["semantic"]
     assert semantic["params"]["stats"]["tracks"]["documents"] == 28_356
