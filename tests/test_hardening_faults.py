@@ -426,7 +426,10 @@ def test_sigkilled_collection_resumes_without_duplicates_or_gaps(
     saved, first_run = saved_work(settings), len(server.served)
     assert saved, "the kill came after some work was saved"
 
-    bundle = collected(settings, server, genres=KILL_GENRES)
+    # The resumed run waits as long as the killed one did: with FAST's 0.3 s a busy machine timed
+    # out a 120 ms answer the server then completed, and the retry counted as fetching it twice.
+    patient = Retries(timeout=120, backoff=0.01)
+    bundle = collected(settings, server, genres=KILL_GENRES, retries=patient)
     assert_whole(bundle, search_ids(KILL_GENRES, YEARS, 60) | playlist_ids(PLAYLIST, 230))
     resumed = served_work(server.served[first_run:])
     assert saved & set(resumed) == set(), "saved work fetched again"
