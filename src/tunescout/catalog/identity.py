@@ -75,7 +75,8 @@ def split_featured(name: str) -> tuple[str, list[str]]:
     parts = _FEATURED.split(str(name), maxsplit=1)
     if len(parts) == 1 or not parts[0].strip():  # "Ft. Lauderdale" credits nobody
         return str(name).strip(), []
-    featured = [p.strip(" )]") for p in re.split(r",|&| and ", parts[1]) if p.strip(" )]")]
+    names = (p.strip().strip(")]").strip() for p in re.split(r",|&| and ", parts[1]))
+    featured = [n for n in names if n]  # "A feat. & \t" credits nobody after the "&"
     return parts[0].strip(), featured
 
 
