@@ -90,6 +90,11 @@ class Lookup:
     def _songs(self) -> pd.Series:
         return pd.Series(self._song_keys, index=self.tracks.index, dtype=object)
 
+    @functools.cached_property
+    def song_codes(self) -> np.ndarray:
+        """Each tracks-table row's song as an integer code (recordings of a song share it)."""
+        return pd.factorize(pd.Series(self._song_keys, dtype=object), use_na_sentinel=False)[0]
+
     def songs_at(self, rows: np.ndarray) -> np.ndarray:
         """The song key of each tracks-table row (see :meth:`song_of`)."""
         return self._song_keys[rows]

@@ -30,7 +30,7 @@ import pandas as pd
 from tunescout import config
 from tunescout.errors import ArtifactError
 from tunescout.indexes.base import Index
-from tunescout.indexes.sparsevectors import SparseVectors
+from tunescout.indexes.sparsevectors import SparseVectors, normalize_rows
 from tunescout.indexes.tags import TrackRows
 from tunescout.indexes.topk import settle
 from tunescout.indexes.vectors import VectorIndex
@@ -142,10 +142,8 @@ def _compute(ctx: Context, k: int, progress: Progress | None) -> NeighbourTable:
         if not tabled[kind]:
             log.info("%d %s: too many to table, searched per request", counts[kind], kind)
     songs = _Songs(ctx) if tabled["tracks"] else None
-    depth = {
-        "artists": k * neighbours.HYBRID_DEPTH * 2 + (songs.most if songs else 0),
-        "tracks": k * neighbours.HYBRID_DEPTH * 2 + (songs.most if songs else 0),
-    }
+    # deep enough for a track's hybrid (and an artist model's lists answering for tracks)
+    depth = k * neighbours.HYBRID_DEPTH * 2 + (songs.most if songs else 0)
     total = sum(counts[kind] * (len(_models(ctx, kind)) + 1) for kind in KINDS if tabled[kind])
     done = [0]
     started = time.perf_counter()
@@ -163,7 +161,7 @@ def _compute(ctx: Context, k: int, progress: Progress | None) -> NeighbourTable:
         names = _models(ctx, kind)
         for name in names:
             if ctx.indexes[name].covers(kind):
-                lists[kind][name] = _top(ctx, ctx.indexes[name], kind, depth[kind])
+                lists[kind][name] = _top(ctx, ctx.indexes[name], kind, depth)
             step(counts[kind])
         out_r = np.full((len(names) + 1, counts[kind], k), -1, dtype=np.int32)
         out_s = np.zeros((len(names) + 1, counts[kind], k), dtype=np.float32)
@@ -195,10 +193,7 @@ def _score_rows(index: Index, kind: Kind, rows: np.ndarray) -> np.ndarray:
     elif type(index).similar is Index.similar and isinstance(store, SparseVectors | TrackRows):
         artists = store if isinstance(store, SparseVectors) else store.artists
         mine = rows if isinstance(store, SparseVectors) else store.artist_rows[rows]
-        query = artists.matrix[mine]
-        norms = np.sqrt(np.asarray(query.multiply(query).sum(axis=1))).ravel()
-        query = query.multiply((1.0 / np.where(norms > 0, norms, 1.0))[:, None]).tocsr()
-        out = (query @ artists.matrix.T).toarray().astype(np.float32)
+        out = (normalize_rows(artists.matrix[mine]) @ artists.matrix.T).toarray()
         if isinstance(store, TrackRows):
             out = out[:, store.artist_rows]
     elif hasattr(index, "similarity_rows"):  # an index that scores its own rows (co-listening)
@@ -278,10 +273,8 @@ def _top_by_artist(
     artists, of_track = np.unique(store.artist_rows, return_inverse=True)
     wanted = min(depth + 1, len(store))
     for block in _blocks(len(artists)):
-        query = store.artists.matrix[artists[block]]
-        norms = np.sqrt(np.asarray(query.multiply(query).sum(axis=1))).ravel()
-        query = query.multiply((1.0 / np.where(norms > 0, norms, 1.0))[:, None]).tocsr()
-        scores = (query @ store.artists.matrix.T).toarray().astype(np.float32)
+        query = normalize_rows(store.artists.matrix[artists[block]])
+        scores = (query @ store.artists.matrix.T).toarray()
         cols, values = _top_rows(scores[:, store.artist_rows], wanted)
         for b, a in enumerate(block):
             for row in np.flatnonzero(of_track == a):
@@ -298,12 +291,13 @@ class _Songs:
     """Song keys of the tracks as integer codes, and each song's recordings."""
 
     def __init__(self, ctx: Context) -> None:
-        keys = ctx.lookup.songs_at(np.arange(len(ctx.lookup.tracks)))
-        self.code, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=False)
+        self.code = ctx.lookup.song_codes
+        songs = int(self.code.max()) + 1 if len(self.code) else 0
         order = np.argsort(self.code, kind="stable")
-        bounds = np.searchsorted(self.code[order], np.arange(len(uniques) + 1))
+        bounds = np.searchsorted(self.code[order], np.arange(songs + 1))
         self._order, self._bounds = order, bounds
-        self.most = int(np.diff(bounds).max()) if len(uniques) else 1
+        self.sizes = np.diff(bounds)[self.code]  # recordings of each track's song (itself too)
+        self.most = int(np.diff(bounds).max()) if songs else 1
 
     def recordings(self, position: int) -> np.ndarray:
         c = self.code[position]
@@ -321,7 +315,7 @@ def _tracks(ctx, names, lists, songs, k, out_r, out_s, step) -> None:
     n = len(lookup.tracks)
     artist_pos = lookup.artists.index.get_indexer(lookup.tracks["artist_id"]).astype(np.int64)
     top_track = lookup.tracks.index.get_indexer(lookup.top_track.reindex(lookup.artists.index))
-    same = np.diff(songs._bounds)[songs.code]  # recordings of each track's song (itself too)
+    same = songs.sizes
     found = {}
     deep = same + k * neighbours.HYBRID_DEPTH * 2  # as deep as the engine searches each model
     for m, name in enumerate(names):  # each model's list, then its first k as one model answers

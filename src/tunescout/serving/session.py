@@ -146,7 +146,7 @@ class _Facts:
         artists = ctx.lookup.artists.index
         self.artist_of = artists.get_indexer(tracks["artist_id"]).astype(np.int64)
         self.popularity = tracks["popularity"].to_numpy(dtype=float)
-        self.song = pd.factorize(pd.Series(ctx.lookup.songs_at(np.arange(len(tracks)))))[0]
+        self.song = ctx.lookup.song_codes
         self._spaces: dict[str, tuple | None] = {}
         if ctx.als is not None and ctx.als.covers("artists"):
             held = artists.get_indexer(ctx.als.ids("artists"))
